@@ -1,0 +1,3 @@
+from faasauth.cli import main
+
+main()

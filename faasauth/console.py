@@ -1,0 +1,35 @@
+"""Messages for people, on stderr. stdout is reserved for what the user asked for."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+PREFIX = "faasauth"
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def plain_output() -> bool:
+    """True where decoration (colour, spinners, panels) must not be used."""
+    return (
+        not stderr_is_terminal()
+        or "NO_COLOR" in os.environ
+        or os.environ.get("TERM", "") == "dumb"
+    )
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def warn(message: str) -> None:
+    say(f"{PREFIX}: warning: {message}")
+
+
+def error(message: str, hint: str | None = None) -> None:
+    say(f"{PREFIX}: {message}")
+    if hint:
+        say(f"hint: {hint}")

@@ -1,0 +1,130 @@
+"""The one place HTTP clients are made: TLS, proxies, timeouts, redacted --verbose logs,
+and the translation of transport failures into faasauth errors."""
+
+from __future__ import annotations
+
+import ssl
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import urlsplit
+
+from faasauth.console import say
+from faasauth.errors import TransientFailure
+from faasauth.settings import Settings
+from faasauth.tokens import redact_tokens
+
+if TYPE_CHECKING:
+    import httpx
+
+SECRET_FIELDS = frozenset(
+    {
+        "client_secret",
+        "subject_token",
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "device_code",
+        "code_verifier",
+        "password",
+        "actor_token",
+        "assertion",
+    }
+)
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+REDACTED = "<redacted>"
+
+
+def redact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (REDACTED if k in SECRET_FIELDS else v) for k, v in fields.items()}
+
+
+def redact_header(name: str, value: str) -> str:
+    if name.lower() in SECRET_HEADERS:
+        scheme = value.split(" ", 1)[0] if " " in value else ""
+        return f"{scheme} {REDACTED}".strip()
+    return redact_tokens(value)
+
+
+def _log_request(request: httpx.Request) -> None:
+    say(f"> {request.method} {request.url}")
+    for name, value in request.headers.items():
+        say(f"> {name}: {redact_header(name, value)}")
+
+
+def _log_response(response: httpx.Response) -> None:
+    say(f"< {response.http_version} {response.status_code} {response.reason_phrase}")
+    for name, value in response.headers.items():
+        say(f"< {name}: {redact_header(name, value)}")
+
+
+def log_form(settings: Settings, form: Mapping[str, Any]) -> None:
+    if settings.verbose:
+        shown = "&".join(
+            f"{k}={v}" for k, values in redact_fields(form).items()
+            for v in (values if isinstance(values, list) else [values])
+        )
+        say(f"> form: {shown}")
+
+
+def make_client(settings: Settings, **options: Any) -> httpx.Client:
+    import httpx
+
+    verify: bool | ssl.SSLContext = settings.tls_verify
+    if settings.tls_verify and settings.cacert:
+        verify = ssl.create_default_context(cafile=settings.cacert)
+    hooks: dict[str, list[Any]] = {"request": [], "response": []}
+    if settings.verbose:
+        hooks = {"request": [_log_request], "response": [_log_response]}
+    return httpx.Client(
+        verify=verify,
+        timeout=httpx.Timeout(settings.timeout),
+        trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, as every other CLI
+        event_hooks=hooks,
+        **options,
+    )
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def transport_failure(exc: Exception, what: str, settings: Settings) -> TransientFailure:
+    """A one-line, secret-free description of a failed request."""
+    import httpx
+
+    host = ""
+    if isinstance(exc, httpx.RequestError):
+        try:
+            host = exc.request.url.host
+        except RuntimeError:
+            host = ""
+    where = f"{what} ({host})" if host else what
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientFailure(f"{where}: timed out after {settings.timeout:g}s")
+    reason = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in reason or isinstance(exc.__context__, ssl.SSLError):
+        return TransientFailure(
+            f"{where}: TLS certificate verification failed",
+            hint="pass --cacert FILE for a private CA, or --tls-no-verify to skip the check",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return TransientFailure(f"{where}: cannot connect: {first_line(reason) or 'refused'}")
+    return TransientFailure(f"{where}: {type(exc).__name__}: {first_line(reason)}")
+
+
+def first_line(text: str, limit: int = 160) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    line = redact_tokens(line)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def summarise_body(response: httpx.Response) -> str:
+    """The first line of a body that is not the JSON we expected, truncated and redacted."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no type"
+    try:
+        text = response.text
+    except Exception:  # undecodable bytes
+        text = ""
+    line = first_line(text)
+    return f"{content_type}: {line}" if line else content_type

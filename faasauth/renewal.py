@@ -1,0 +1,30 @@
+"""Keeping the stored login usable: renew it under the store lock when it is about to expire."""
+
+from __future__ import annotations
+
+from faasauth.context import Context
+from faasauth.errors import NotLoggedIn
+from faasauth.login import Login, login_key
+
+
+def renew_login(ctx: Context, login: Login) -> Login:
+    """A renewed copy of `login`, or an error; the stored entry is not touched here."""
+    raise NotLoggedIn(
+        f"the stored login for {login.gateway} has expired",
+        hint="run: faasauth auth --authority ISSUER_URL --client-id ID",
+    )
+
+
+def fresh_login(ctx: Context, login: Login) -> Login:
+    if not login.needs_renewal(ctx.now()):
+        return login
+    key = login_key(login.gateway)
+    with ctx.home.lock(key):
+        # Another process may have renewed it while we waited for the lock.
+        entry = ctx.store.get(key)
+        current = (Login.from_entry(entry) if entry else None) or login
+        if not current.needs_renewal(ctx.now()):
+            return current
+        renewed = renew_login(ctx, current)
+        ctx.store.put(key, renewed.to_entry())
+        return renewed
