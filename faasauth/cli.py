@@ -12,7 +12,7 @@ import sys
 import click
 
 from faasauth import __version__
-from faasauth.commands import exchange, logout, status
+from faasauth.commands import auth, exchange, logout, status
 from faasauth.options import VERBOSE_KEY, verbose_option
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -34,7 +34,7 @@ def cli() -> None:
     """
 
 
-for module in (exchange, status, logout):
+for module in (auth, exchange, status, logout):
     cli.add_command(module.command)
 
 

@@ -83,11 +83,12 @@ class Login:
         else:
             expires_at = expires_at_from(response, subject_token, now)
         claims = unverified_claims(subject_token)
+        previous_refresh = settings.pop("refresh_token", None)
         return cls(
             gateway=gateway,
             id_token=id_token,
             access_token=access_token,
-            refresh_token=response.get("refresh_token") or settings.pop("refresh_token", None),
+            refresh_token=response.get("refresh_token") or previous_refresh,
             expires_at=expires_at,
             obtained_at=now,
             issuer=claims.get("iss"),

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from faasauth.context import Context
-from faasauth.errors import NotLoggedIn
 from faasauth.login import Login, login_key
 
 
 def renew_login(ctx: Context, login: Login) -> Login:
     """A renewed copy of `login`, or an error; the stored entry is not touched here."""
-    raise NotLoggedIn(
-        f"the stored login for {login.gateway} has expired",
-        hint="run: faasauth auth --authority ISSUER_URL --client-id ID",
-    )
+    from faasauth.grants import renew
+
+    return renew(ctx, login)
 
 
 def fresh_login(ctx: Context, login: Login) -> Login:

@@ -1,0 +1,26 @@
+"""Where a client secret may come from: never argv, which `ps` and shell history keep."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from faasauth.errors import UsageFailure
+
+
+def read_client_secret(path: str | None, env: Mapping[str, str]) -> str | None:
+    """--client-secret-file PATH|- (or FAASAUTH_CLIENT_SECRET_FILE), else FAASAUTH_CLIENT_SECRET."""
+    path = path or env.get("FAASAUTH_CLIENT_SECRET_FILE") or None
+    if path:
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).expanduser().read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise UsageFailure(f"cannot read the client secret file {path}: {reason}") from exc
+        # Only the line ending goes: a secret may legitimately begin or end with spaces.
+        secret = text.rstrip("\r\n")
+        if not secret:
+            raise UsageFailure(f"the client secret file {path} is empty")
+        return secret
+    return env.get("FAASAUTH_CLIENT_SECRET") or None

@@ -1,0 +1,162 @@
+"""Logging in: each grant as a plain function returning a Login, plus silent renewal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from faasauth.context import Context
+from faasauth.device_grant import DeviceGrant, DevicePrompt
+from faasauth.errors import LoginFailed, NotLoggedIn, UsageFailure
+from faasauth.login import Login
+from faasauth.oidc import (
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_REFRESH_TOKEN,
+    Client,
+    OAuthError,
+    ProviderEndpoints,
+    post_form,
+    resolve_endpoints,
+    token_request,
+)
+from faasauth.tokens import unverified_claims
+
+GRANTS = ("client_credentials", "device")
+DEVICE_DEFAULT_SCOPE = "openid offline_access"
+LOGIN_HINT = "run: faasauth auth --authority ISSUER_URL --client-id ID"
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    authority: str | None
+    client_id: str | None
+    grant: str | None = None
+    scope: str | None = None
+    client_secret: str | None = None
+    token_url: str | None = None
+    device_url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"LoginRequest(authority={self.authority!r}, client_id={self.client_id!r})"
+
+    @property
+    def chosen_grant(self) -> str:
+        return self.grant or ("client_credentials" if self.client_secret else "device")
+
+    @property
+    def chosen_scope(self) -> str | None:
+        if self.scope is not None:
+            return self.scope or None
+        return DEVICE_DEFAULT_SCOPE if self.chosen_grant == "device" else None
+
+
+def _client(client_id: str, secret: str | None, endpoints: ProviderEndpoints) -> Client:
+    return Client(client_id, secret, endpoints.client_auth_method(secret is not None))
+
+
+def _login_from(
+    ctx: Context, response: dict[str, Any], request: LoginRequest, endpoints: ProviderEndpoints,
+    client: Client, *, previous_refresh: str | None = None,
+) -> Login:
+    return Login.from_token_response(
+        ctx.settings.gateway,
+        response,
+        ctx.now(),
+        authority=request.authority,
+        client_id=request.client_id,
+        grant=request.chosen_grant,
+        scope=request.chosen_scope,
+        token_endpoint=endpoints.token_endpoint,
+        auth_method=client.auth_method,
+        refresh_token=previous_refresh,
+    )
+
+
+def _client_credentials(ctx: Context, request: LoginRequest, endpoints: ProviderEndpoints) -> Login:
+    assert request.client_id and request.client_secret
+    client = _client(request.client_id, request.client_secret, endpoints)
+    form: dict[str, Any] = {"grant_type": GRANT_CLIENT_CREDENTIALS}
+    if request.chosen_scope:
+        form["scope"] = request.chosen_scope
+    response = token_request(ctx, endpoints.token_endpoint, form, client)
+    return _login_from(ctx, response, request, endpoints, client)
+
+
+def log_in(
+    ctx: Context, request: LoginRequest, prompt: Callable[[], DevicePrompt]
+) -> Login:
+    """Run the chosen grant against the IdP; the caller stores the result."""
+    if not request.client_id:
+        raise UsageFailure("no client id given: pass --client-id ID (or FAASAUTH_CLIENT_ID)")
+    grant = request.chosen_grant
+    if grant not in GRANTS:
+        raise UsageFailure(f"unknown grant {grant!r}: use client_credentials or device")
+    if grant == "client_credentials" and not request.client_secret:
+        raise UsageFailure(
+            "the client_credentials grant needs a client secret",
+            hint="set FAASAUTH_CLIENT_SECRET, or pass --client-secret-file PATH",
+        )
+    endpoints = resolve_endpoints(
+        ctx,
+        request.authority,
+        token_url=request.token_url,
+        device_url=request.device_url,
+        need_device=grant == "device",
+    )
+    if grant == "client_credentials":
+        return _client_credentials(ctx, request, endpoints)
+    assert endpoints.device_endpoint is not None
+    client = _client(request.client_id, request.client_secret, endpoints)
+    device = DeviceGrant(
+        ctx, endpoints.device_endpoint, endpoints.token_endpoint, client,
+        request.chosen_scope, prompt(),
+    )
+    return _login_from(ctx, device.run(), request, endpoints, client)
+
+
+def login_from_token(ctx: Context, token: str) -> Login:
+    """An ID token obtained elsewhere (CI federation), kept as the login as it is."""
+    claims = unverified_claims(token)
+    response: dict[str, Any] = {"id_token": token} if claims else {"access_token": token}
+    login = Login.from_token_response(ctx.settings.gateway, response, ctx.now(), grant="token")
+    if login.expires_at is not None and login.expires_at <= ctx.now():
+        raise LoginFailed("the given token has already expired")
+    return login
+
+
+def renew(ctx: Context, login: Login) -> Login:
+    """A renewed login: the refresh token first, then a new client-credentials grant
+    when the secret is in the environment. Raises; never touches the stored entry."""
+    from faasauth.client_secret import read_client_secret
+
+    secret = read_client_secret(None, ctx.env) if login.client_id else None
+    request = LoginRequest(
+        authority=login.authority, client_id=login.client_id, grant=login.grant,
+        scope=login.scope, client_secret=secret,
+    )
+    problem = "it cannot be renewed"
+    if login.refresh_token and login.token_endpoint and login.client_id:
+        endpoints = ProviderEndpoints(login.token_endpoint)
+        method = login.auth_method if login.auth_method not in (None, "none") else None
+        client = Client(login.client_id, secret, method or "client_secret_basic")
+        form = {"grant_type": GRANT_REFRESH_TOKEN, "refresh_token": login.refresh_token}
+        result = post_form(ctx, login.token_endpoint, form, client, "login refresh")
+        if not isinstance(result, OAuthError) and isinstance(result.get("access_token"), str):
+            # A provider that does not rotate refresh tokens sends none back: keep ours.
+            return _login_from(
+                ctx, result, request, endpoints, client, previous_refresh=login.refresh_token
+            )
+        problem = (
+            f"its refresh was refused ({result.message()})"
+            if isinstance(result, OAuthError) else "its refresh gave no access_token"
+        )
+    if login.grant == "client_credentials" and secret and login.token_endpoint:
+        return _client_credentials(ctx, request, ProviderEndpoints(login.token_endpoint,
+                                   auth_methods=_methods_for(login.auth_method)))
+    raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}",
+                      hint=LOGIN_HINT)
+
+
+def _methods_for(auth_method: str | None) -> tuple[str, ...]:
+    # Reuse the method that worked at login time, without another discovery round trip.
+    return (auth_method,) if auth_method and auth_method != "none" else ()
