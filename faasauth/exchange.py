@@ -47,7 +47,7 @@ def request_function_token(
     """One POST to the gateway's token endpoint; errors become faasauth errors."""
     import httpx
 
-    from faasauth.http import log_form, summarise_body, transport_failure
+    from faasauth.http import summarise_body, transport_failure
     from faasauth.tokens import redact_tokens
 
     url = f"{ctx.settings.gateway}/oauth/token"
@@ -59,7 +59,6 @@ def request_function_token(
     }
     if audiences:
         form["audience"] = sorted(set(audiences))  # httpx sends a list as repeated fields
-    log_form(ctx.settings, form)
     sent_at = ctx.now()
     try:
         response = ctx.client.post(url, data=form, headers={"Accept": "application/json"})

@@ -48,21 +48,22 @@ def _log_request(request: httpx.Request) -> None:
     say(f"> {request.method} {request.url}")
     for name, value in request.headers.items():
         say(f"> {name}: {redact_header(name, value)}")
+    # Only the small bodies faasauth builds itself (token requests); never a function body.
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        from urllib.parse import parse_qsl
+
+        try:
+            fields = parse_qsl(request.content.decode("utf-8"), keep_blank_values=True)
+        except Exception:  # a streamed body: not ours to read
+            return
+        shown = "&".join(f"{k}={REDACTED if k in SECRET_FIELDS else v}" for k, v in fields)
+        say(f"> form: {shown}")
 
 
 def _log_response(response: httpx.Response) -> None:
     say(f"< {response.http_version} {response.status_code} {response.reason_phrase}")
     for name, value in response.headers.items():
         say(f"< {name}: {redact_header(name, value)}")
-
-
-def log_form(settings: Settings, form: Mapping[str, Any]) -> None:
-    if settings.verbose:
-        shown = "&".join(
-            f"{k}={v}" for k, values in redact_fields(form).items()
-            for v in (values if isinstance(values, list) else [values])
-        )
-        say(f"> form: {shown}")
 
 
 def make_client(settings: Settings, **options: Any) -> httpx.Client:

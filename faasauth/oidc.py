@@ -149,11 +149,10 @@ def post_form(
     and faasauth errors for everything else (exit 3: not an answer we can use)."""
     import httpx
 
-    from faasauth.http import log_form, summarise_body, transport_failure
+    from faasauth.http import summarise_body, transport_failure
 
     headers = {"Accept": "application/json"}
     client.apply(form, headers)
-    log_form(ctx.settings, form)
     try:
         response = ctx.client.post(url, data=form, headers=headers)
     except httpx.HTTPError as exc:
