@@ -12,13 +12,41 @@ import sys
 import click
 
 from faasauth import __version__
-from faasauth.commands import auth, exchange, logout, status
-from faasauth.options import VERBOSE_KEY, verbose_option
+from faasauth.options import verbose_option
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# name -> (module under faasauth.commands, one-line help shown by `faasauth --help`).
+# Commands are imported only when run or asked for help, so `faasauth --help` and shell
+# completion do not pay for every command's options; tests/test_cli_help.py keeps these
+# lines equal to each command's own short help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "auth": ("auth", "Log in to the identity provider and keep the login for this gateway."),
+    "exchange": ("exchange", "Trade your IdP login for a function access token."),
+    "status": ("status", "Show stored logins and cached function tokens (masked)."),
+    "logout": ("logout", "Remove the stored login and cached function tokens for a gateway."),
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        from importlib import import_module
+
+        module = import_module(f"faasauth.commands.{COMMANDS[cmd_name][0]}")
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="faasauth")
 @verbose_option
 def cli() -> None:
@@ -32,15 +60,6 @@ def cli() -> None:
     Exit codes: 0 ok, 1 the function answered non-2xx, 2 usage error, 3 network/server
     trouble (retrying may help), 4 refused (new credentials needed), 5 internal error.
     """
-
-
-for module in (auth, exchange, status, logout):
-    cli.add_command(module.command)
-
-
-def _verbose() -> bool:
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx and ctx.find_root().meta.get(VERBOSE_KEY)) or "--verbose" in sys.argv
 
 
 def main(argv: list[str] | None = None) -> None:
