@@ -63,49 +63,50 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from faasauth.errors import ExitCode, FaasauthError
-
+    """Run the CLI and exit; the only place an error becomes a message and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
     code: int
     try:
-        result = cli.main(args=argv, prog_name="faasauth", standalone_mode=False)
+        result = cli.main(args=args, prog_name="faasauth", standalone_mode=False)
         code = result if isinstance(result, int) else 0
-    except FaasauthError as exc:
-        from faasauth.console import error
-
-        error(exc.message, exc.hint)
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        code = ExitCode.INTERRUPTED
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         print("", file=sys.stderr)
-        code = ExitCode.INTERRUPTED
+        code = 130
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
     except BrokenPipeError:
         # `faasauth ... | head`: the reader left; nothing more to say to anyone.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         code = 0
-    except Exception as exc:  # the last resort: say what broke, not a traceback
-        from faasauth.console import error
-
-        if "-v" in sys.argv or "--verbose" in sys.argv:
-            import traceback
-
-            traceback.print_exc()
-        error(
-            f"internal error: {type(exc).__name__}",
-            hint="rerun with --verbose and report it at the faasauth issue tracker",
-        )
-        code = ExitCode.INTERNAL
-    _flush_quietly()
-    sys.exit(int(code))
-
-
-def _flush_quietly() -> None:
+    except Exception as exc:
+        code = _report(exc, verbose="-v" in args or "--verbose" in args)
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
+    sys.exit(int(code))
+
+
+def _report(exc: Exception, *, verbose: bool) -> int:
+    # Imported here, not at the top: `--help` never needs them.
+    from faasauth.console import error
+    from faasauth.errors import ExitCode, FaasauthError
+
+    if isinstance(exc, FaasauthError):
+        error(exc.message, exc.hint)
+        return int(exc.exit_code)
+    if verbose:
+        import traceback
+
+        traceback.print_exc()
+    error(
+        f"internal error: {type(exc).__name__}",
+        hint="rerun with --verbose and report it at the faasauth issue tracker",
+    )
+    return int(ExitCode.INTERNAL)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
