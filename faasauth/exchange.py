@@ -73,7 +73,7 @@ def request_function_token(
     if response.status_code >= 500:
         raise TransientFailure(
             f"token exchange failed: the gateway answered {response.status_code} "
-            f"({summarise_body(response)})"
+            f"({summarise_body(response, subject_token)})"
         )
     if response.status_code >= 400:
         error = _error_text(body)
@@ -85,20 +85,20 @@ def request_function_token(
         if response.status_code in (401, 403):
             raise ExchangeRefused(
                 f"token exchange refused: the gateway answered {response.status_code} "
-                f"({summarise_body(response)})"
+                f"({summarise_body(response, subject_token)})"
             )
         hint = None
         if response.status_code == 404:
             hint = "does this gateway have IAM for OpenFaaS enabled? (see --gateway)"
         raise MalformedResponse(
             f"token exchange failed: the gateway answered {response.status_code} "
-            f"({summarise_body(response)})",
+            f"({summarise_body(response, subject_token)})",
             hint=hint,
         )
     if response.status_code != 200 or not isinstance(body, dict):
         raise MalformedResponse(
             f"token exchange failed: unexpected answer {response.status_code} "
-            f"({summarise_body(response)})"
+            f"({summarise_body(response, subject_token)})"
         )
     token = body.get("access_token")
     if not isinstance(token, str) or not token:

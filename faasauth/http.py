@@ -114,18 +114,22 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
     return TransientFailure(f"{where}: {type(exc).__name__}: {first_line(reason)}")
 
 
-def first_line(text: str, limit: int = 160) -> str:
+def first_line(text: str, limit: int = 160, *, secrets: tuple[str | None, ...] = ()) -> str:
+    """The first non-blank line, JWTs and `secrets` (e.g. an echoed opaque token) redacted."""
     line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    line = redact_tokens(line)
+    line = redact_tokens(line, *secrets)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def summarise_body(response: httpx.Response) -> str:
-    """The first line of a body that is not the JSON we expected, truncated and redacted."""
+def summarise_body(response: httpx.Response, *secrets: str | None) -> str:
+    """The first line of a body that is not the JSON we expected, truncated and redacted.
+
+    Pass the secrets the request carried: servers echo them back ("invalid JWT token: ...")
+    and an opaque token does not look like one."""
     content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no type"
     try:
         text = response.text
     except Exception:  # undecodable bytes
         text = ""
-    line = first_line(text)
+    line = first_line(text, secrets=secrets)
     return f"{content_type}: {line}" if line else content_type

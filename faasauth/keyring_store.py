@@ -28,11 +28,11 @@ T = TypeVar("T")
 
 
 def _keyring_call(action: str, call: Callable[[], T]) -> T:
-    from keyring.errors import KeyringError
-
+    # Not only KeyringError: the first call loads the configured backend, and a bad
+    # PYTHON_KEYRING_BACKEND or keyringrc.cfg raises ImportError, RuntimeError, ValueError...
     try:
         return call()
-    except KeyringError as exc:
+    except Exception as exc:
         raise TransientFailure(f"the OS keyring failed to {action}: {type(exc).__name__}") from exc
 
 
@@ -92,18 +92,21 @@ def _probe_keyring() -> str | None:
     import keyring
     from keyring.backends import chainer, fail
 
-    backend = keyring.get_keyring()
-    if isinstance(backend, fail.Keyring) or (
-        isinstance(backend, chainer.ChainerBackend) and not backend.backends
-    ):
-        return "no OS keyring backend is available"
-    if getattr(backend, "priority", 1) <= 0:
-        return f"the keyring backend {type(backend).__name__} is not usable"
-
     outcome: dict[str, Any] = {}
 
     def probe() -> None:
         try:
+            # Backend detection itself talks to D-Bus (SecretService.priority) and loads
+            # PYTHON_KEYRING_BACKEND: it can hang or raise, so it runs in the thread too.
+            backend = keyring.get_keyring()
+            if isinstance(backend, fail.Keyring) or (
+                isinstance(backend, chainer.ChainerBackend) and not backend.backends
+            ):
+                outcome["problem"] = "no OS keyring backend is available"
+                return
+            if getattr(backend, "priority", 1) <= 0:
+                outcome["problem"] = f"the keyring backend {type(backend).__name__} is not usable"
+                return
             backend.get_password(SERVICE, "__faasauth_probe__")
             outcome["ok"] = True
         except Exception as exc:  # any backend failure means "do not use it"
@@ -115,6 +118,8 @@ def _probe_keyring() -> str | None:
     thread.join(PROBE_SECONDS)
     if outcome.get("ok"):
         return None
+    if "problem" in outcome:
+        return str(outcome["problem"])
     if "error" in outcome:
         return f"the OS keyring failed ({outcome['error']})"
     return f"the OS keyring did not answer within {PROBE_SECONDS:g}s"

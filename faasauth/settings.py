@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from faasauth.errors import UsageFailure
 
@@ -29,6 +30,14 @@ def normalise_gateway(url: str) -> str:
         url = "http://" + url
     if not url.startswith(("http://", "https://")):
         raise UsageFailure(f"unsupported gateway URL scheme: {url.split('://', 1)[0]}")
+    # Reject here what the HTTP client would only reject later, as an internal error.
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise UsageFailure(f"invalid gateway URL {url}: {exc}") from None
+    if not parts.hostname or any(c.isspace() or ord(c) < 0x20 for c in url):
+        raise UsageFailure(f"invalid gateway URL: {url}")
     return url
 
 
@@ -83,7 +92,7 @@ class StackFile:
         try:
             text = self.path.read_text(encoding="utf-8")
             data = yaml.safe_load(_expand_env(text, self._env))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise UsageFailure(f"cannot read {self.path.name}: {reason}") from exc
         if isinstance(data, dict):

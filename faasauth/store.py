@@ -235,4 +235,7 @@ def open_store(home: Home, backend: str) -> TokenStore:
             return choose_automatically(home)
     from faasauth.keyring_store import KeyringStore
 
-    return KeyringStore(home)
+    store = KeyringStore(home)
+    if backend == "auto":  # say why as status would: not "FAASAUTH_TOKEN_STORE=keyring"
+        store.reason = str(remembered.get("reason") or "chosen automatically earlier")
+    return store

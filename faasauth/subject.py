@@ -86,7 +86,7 @@ def faas_cli_token(ctx: Context) -> str | None:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: undecodable, bad dates
         from faasauth.console import warn
 
         warn(f"cannot read faas-cli's {path}; ignoring it")

@@ -35,14 +35,22 @@ def unverified_claims(token: str) -> dict[str, Any]:
 def expires_at_from(response: Mapping[str, Any], token: str, now: float) -> float | None:
     """`expires_in` at receipt, else the JWT `exp` claim, else unknown (None)."""
     expires_in = response.get("expires_in")
-    if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
+    if _finite_number(expires_in):
         return now + float(expires_in)
-    if isinstance(expires_in, str) and expires_in.isdigit():
-        return now + float(expires_in)
+    if isinstance(expires_in, str) and expires_in.isascii() and expires_in.isdigit():
+        if len(expires_in) < 12:  # "²".isdigit() too, and float("9" * 400) is inf
+            return now + float(expires_in)
     exp = unverified_claims(token).get("exp")
-    if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+    if _finite_number(exp):
         return float(exp)
     return None
+
+
+def _finite_number(value: Any) -> bool:
+    # Python's json accepts NaN and Infinity (and 1e999 is inf): a token must not be
+    # cached forever, nor crash the rendering of its expiry, because of one.
+    # (NaN compares false; a huge int compares exactly, where float() would overflow.)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e12
 
 
 def mask(token: str | None) -> str:

@@ -1,0 +1,168 @@
+"""CLI plumbing: `faasauth.cli.main` turns every outcome into one message and an exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import faasauth.exchange
+from faasauth import __version__
+from faasauth.errors import (
+    ExchangeRefused,
+    ExitCode,
+    FaasauthError,
+    FunctionFailed,
+    FunctionRefused,
+    LoginFailed,
+    MalformedResponse,
+    NotLoggedIn,
+    Refused,
+    TransientFailure,
+    UsageFailure,
+)
+from foundation.conftest import Gateway, subprocess_env
+
+
+def test_exit_codes_are_the_documented_ones() -> None:
+    assert [int(c) for c in (ExitCode.OK, ExitCode.FUNCTION_FAILED, ExitCode.USAGE,
+                             ExitCode.TRANSIENT, ExitCode.REFUSED, ExitCode.INTERNAL)] == [0, 1, 2, 3, 4, 5]
+    expected = {
+        FunctionFailed: 1, UsageFailure: 2, TransientFailure: 3, MalformedResponse: 3,
+        Refused: 4, NotLoggedIn: 4, LoginFailed: 4, ExchangeRefused: 4, FunctionRefused: 4,
+        FaasauthError: 5,
+    }
+    assert {cls: cls("x").exit_code for cls in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (UsageFailure("bad flag"), 2),
+        (TransientFailure("network down"), 3),
+        (ExchangeRefused("no", hint="ask an admin"), 4),
+        (FunctionFailed("the function said 500"), 1),
+    ],
+)
+def test_faasauth_errors_become_one_message_and_their_code(
+    run_cli, monkeypatch: pytest.MonkeyPatch, error: FaasauthError, code: int
+) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
+    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", fail)
+    result = run_cli("exchange")
+    assert result.code == code
+    lines = result.err.splitlines()
+    assert lines[0] == f"faasauth: {error.message}"
+    assert lines[1:] == ([f"hint: {error.hint}"] if error.hint else [])
+    assert result.out == ""
+
+
+def test_unexpected_exception_is_exit_5_without_traceback(run_cli, monkeypatch) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
+    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", crash)
+    result = run_cli("exchange")
+    assert result.code == 5
+    assert result.err.splitlines() == [
+        "faasauth: internal error: ZeroDivisionError",
+        "hint: rerun with --verbose and report it at the faasauth issue tracker",
+    ]
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("flag_first", [True, False])
+def test_unexpected_exception_with_verbose_shows_the_traceback(run_cli, monkeypatch, flag_first) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
+    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", crash)
+    result = run_cli(*(["-v", "exchange"] if flag_first else ["exchange", "--verbose"]))
+    assert result.code == 5
+    assert "Traceback" in result.err and "ZeroDivisionError: boom" in result.err
+    assert result.err.splitlines()[-2] == "faasauth: internal error: ZeroDivisionError"
+
+
+def test_keyboard_interrupt_is_130(run_cli, monkeypatch) -> None:
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
+    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", interrupt)
+    result = run_cli("exchange")
+    assert result.code == 130
+    assert "Traceback" not in result.err
+
+
+def test_help_and_version(run_cli) -> None:
+    result = run_cli("--help")
+    assert result.code == 0
+    for name in ("exchange", "status", "logout"):
+        assert name in result.out
+    assert "Exit codes: 0 ok" in result.out
+    version = run_cli("--version")
+    assert version.code == 0 and __version__ in version.out
+
+
+@pytest.mark.parametrize("command", ["exchange", "status", "logout"])
+def test_every_command_accepts_the_connection_options(run_cli, command: str) -> None:
+    result = run_cli(command, "--help")
+    assert result.code == 0
+    for option in ("--gateway", "--tls-no-verify", "--cacert", "--timeout", "--verbose", "Example"):
+        assert option in result.out, (command, option)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["no-such-command"], ["status", "--bogus"], ["exchange", "-o"], ["status", "extra-arg"]],
+)
+def test_usage_errors_are_exit_2_without_traceback(run_cli, args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.code == 2
+    assert "Traceback" not in result.err and result.out == ""
+    assert "Error:" in result.err
+
+
+def test_console_script_entry_point(gateway: Gateway) -> None:
+    """`python -m faasauth` is the same main(): real exit codes, stdout only the token."""
+    env = subprocess_env(FAASAUTH_SUBJECT_TOKEN="subject-token-123")
+    done = subprocess.run(
+        [sys.executable, "-m", "faasauth", "exchange", "-g", gateway.url],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "fn-token-1-abcdefghijklmnop\n", "")
+    gateway.answer({"error": "access_denied"}, 400)
+    done = subprocess.run(
+        [sys.executable, "-m", "faasauth", "exchange", "-g", gateway.url, "--force"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 4
+    assert done.stderr.splitlines()[0] == "faasauth: token exchange refused: access_denied"
+
+
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_closed_stdout_is_not_a_traceback(gateway: Gateway, unbuffered: bool) -> None:
+    """`faasauth exchange | (exit)`: the reader is gone before we write."""
+    env = subprocess_env(
+        FAASAUTH_SUBJECT_TOKEN="subject-token-123", PYTHONUNBUFFERED="1" if unbuffered else None
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faasauth", "exchange", "-g", gateway.url, "-o", "json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # long before the child has its token to print
+    err = proc.stderr.read().decode()
+    proc.wait(60)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert gateway.count == 1
+    if not unbuffered:
+        assert proc.returncode == 0
+    # With PYTHONUNBUFFERED the write itself fails inside click, which exits 1 on its own
+    # (click 8.2+ handles EPIPE even with standalone_mode=False): reported, not asserted.

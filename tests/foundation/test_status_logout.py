@@ -1,0 +1,211 @@
+"""`faasauth status` and `faasauth logout`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from faasauth.store import BACKEND_STATE, FileStore, Home
+from foundation.conftest import make_jwt, snapshot, store_function_token, store_login
+
+GW_A = "http://gw-a.example:8080"
+GW_B = "https://gw-b.example"
+ID_TOKEN_A = make_jwt({"iss": "https://idp.example", "sub": "alice", "exp": 4102444800})
+ID_TOKEN_B = "opaque-id-token-for-gateway-b-0123456789"
+REFRESH = "refresh-token-secret-0123456789"
+FN_A = "function-token-a-secret-0123456789"
+FN_B = "function-token-b-secret-0123456789"
+SECRETS = (ID_TOKEN_A, ID_TOKEN_B, REFRESH, FN_A, FN_B)
+
+
+@pytest.fixture
+def two_gateways(home: Path) -> Path:
+    store_login(home, GW_A, ID_TOKEN_A, issuer="https://idp.example", subject="alice",
+                authority="https://idp.example", client_id="faasauth", grant="device")
+    store_login(home, GW_B, ID_TOKEN_B, refresh_token=REFRESH, grant="device")
+    store_function_token(home, GW_A, FN_A, ["dev:figlet"])
+    store_function_token(home, GW_B, FN_B, [])
+    return home
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+class TestStatus:
+    def test_nothing_stored_is_exit_4(self, run_cli) -> None:
+        result = run_cli("status", "-g", GW_A)
+        assert result.code == 4
+        assert "Logins:" in result.out and "none (run: faasauth auth)" in result.out
+        assert "warning" not in result.err  # nothing in plain files yet
+
+    def test_usable_login_is_exit_0_and_tokens_are_masked(self, run_cli, two_gateways: Path) -> None:
+        result = run_cli("status", "-g", GW_A)
+        assert result.code == 0, result.err
+        assert f"Gateway:     {GW_A}" in result.out
+        assert "Token store: file (FAASAUTH_TOKEN_STORE=file)" in result.out
+        assert f" * {GW_A}  issuer=https://idp.example  subject=alice  grant=device" in result.out
+        assert f"   {GW_B}" in result.out  # the other gateway is listed, not starred
+        assert "audience=dev:figlet" in result.out
+        assert "(any permitted function)" in result.out
+        assert f"token={FN_A[:6]}…{FN_A[-4:]}" in result.out
+        assert_no_secrets(result.out, result.err)
+        assert "plain files" in result.err and result.err.startswith("faasauth: warning:")
+
+    def test_json(self, run_cli, two_gateways: Path, home: Path) -> None:
+        result = run_cli("status", "--json", "-g", GW_B)
+        assert result.code == 0
+        data = json.loads(result.out)
+        assert data["gateway"] == GW_B and data["usable_login"] is True
+        assert data["store"] == {
+            "backend": "file",
+            "reason": "FAASAUTH_TOKEN_STORE=file",
+            "location": str(home),
+            "plain_file": True,
+        }
+        logins = {item["gateway"]: item for item in data["logins"]}
+        assert set(logins) == {GW_A, GW_B}
+        assert logins[GW_A]["subject"] == "alice" and logins[GW_A]["expired"] is False
+        assert logins[GW_B]["refreshable"] is True
+        assert 3500 < logins[GW_A]["expires_in"] <= 3600
+        tokens = {item["gateway"]: item for item in data["function_tokens"]}
+        assert tokens[GW_A]["audience"] == ["dev:figlet"] and tokens[GW_B]["audience"] == []
+        assert 290 < tokens[GW_A]["expires_in"] <= 300
+        assert_no_secrets(result.out, result.err)
+        assert "plain files" in result.err  # the warning goes to stderr, the JSON stays clean
+
+    def test_login_for_another_gateway_only_is_exit_4(self, run_cli, home: Path) -> None:
+        store_login(home, GW_B, ID_TOKEN_B)
+        result = run_cli("status", "--json", "-g", GW_A)
+        assert result.code == 4
+        assert json.loads(result.out)["usable_login"] is False
+
+    def test_function_tokens_alone_are_not_a_login(self, run_cli, home: Path) -> None:
+        store_function_token(home, GW_A, FN_A, ["dev:figlet"])
+        assert run_cli("status", "-g", GW_A).code == 4
+
+    def test_expired_login_without_refresh_is_exit_4(self, run_cli, home: Path) -> None:
+        store_login(home, GW_A, ID_TOKEN_B, expires_in=-10)
+        result = run_cli("status", "-g", GW_A)
+        assert result.code == 4
+        assert "expires=expired" in result.out
+
+    def test_expired_login_with_refresh_token_is_usable(self, run_cli, home: Path) -> None:
+        store_login(home, GW_A, ID_TOKEN_B, expires_in=-10, refresh_token=REFRESH)
+        assert run_cli("status", "-g", GW_A).code == 0
+
+    def test_gateway_from_the_environment(self, run_cli, two_gateways: Path, monkeypatch) -> None:
+        monkeypatch.setenv("OPENFAAS_URL", GW_B + "/")
+        assert json.loads(run_cli("status", "--json").out)["gateway"] == GW_B
+
+    def test_none_backend(self, run_cli, two_gateways: Path, monkeypatch) -> None:
+        monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "none")
+        result = run_cli("status", "--json", "-g", GW_A)
+        assert result.code == 4
+        data = json.loads(result.out)
+        assert data["store"]["backend"] == "none" and data["logins"] == []
+        assert result.err == ""
+
+    def test_keyring_backend_has_no_plain_file_warning(
+        self, run_cli, memory_keyring, monkeypatch, home: Path
+    ) -> None:
+        from faasauth.login import Login, login_key
+        from faasauth.store import open_store
+
+        monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")
+        open_store(Home(home), "keyring").put(
+            login_key(GW_A), Login(gateway=GW_A, id_token=ID_TOKEN_B).to_entry()
+        )
+        result = run_cli("status", "--json", "-g", GW_A)
+        assert result.code == 0
+        data = json.loads(result.out)
+        assert data["store"]["backend"] == "keyring" and data["store"]["plain_file"] is False
+        assert [item["gateway"] for item in data["logins"]] == [GW_A]
+        assert result.err == ""
+
+    def test_automatic_file_choice_says_why(self, run_cli, home: Path, monkeypatch) -> None:
+        monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "auto")
+        (home / BACKEND_STATE).write_text(
+            json.dumps({"backend": "file", "reason": "no OS keyring backend is available (automatic choice)"})
+        )
+        data = json.loads(run_cli("status", "--json").out)
+        assert data["store"]["backend"] == "file"
+        assert data["store"]["reason"] == "no OS keyring backend is available (automatic choice)"
+
+    def test_corrupt_login_does_not_break_status(self, run_cli, two_gateways: Path, home: Path) -> None:
+        from faasauth.login import login_key
+
+        FileStore(Home(home))._path(login_key(GW_A)).write_text("{broken")
+        result = run_cli("status", "--json", "-g", GW_A)
+        assert result.code == 4  # the corrupt login is not a usable login
+        data = json.loads(result.out)
+        assert [item["gateway"] for item in data["logins"]] == [GW_B]
+        assert len(data["function_tokens"]) == 2
+        assert "Traceback" not in result.err
+
+
+class TestLogout:
+    def test_one_gateway_leaves_the_other(self, run_cli, two_gateways: Path, home: Path) -> None:
+        (home / BACKEND_STATE).write_text('{"backend": "file"}')
+        result = run_cli("logout", "-g", GW_A + "/")
+        assert result.code == 0
+        assert result.err.strip() == f"Removed 2 stored items for {GW_A}."
+        assert result.out == ""
+        remaining = FileStore(Home(home)).keys()
+        assert remaining and all(GW_B in key and GW_A not in key for key in remaining)
+        assert len(remaining) == 2
+        assert (home / BACKEND_STATE).read_text() == '{"backend": "file"}'
+        assert run_cli("status", "-g", GW_A).code == 4
+        assert run_cli("status", "-g", GW_B).code == 0
+
+    def test_gateway_from_the_environment(self, run_cli, two_gateways: Path, home: Path, monkeypatch) -> None:
+        monkeypatch.setenv("OPENFAAS_URL", GW_B)
+        assert run_cli("logout").code == 0
+        assert all(GW_A in key for key in FileStore(Home(home)).keys())
+
+    def test_all(self, run_cli, two_gateways: Path, home: Path) -> None:
+        result = run_cli("logout", "--all")
+        assert result.code == 0
+        assert result.err.strip() == "Removed 4 stored items for all gateways."
+        assert FileStore(Home(home)).keys() == []
+        assert list((home / "tokens").glob("*.json")) == []
+
+    def test_nothing_stored(self, run_cli) -> None:
+        result = run_cli("logout", "-g", GW_A)
+        assert (result.code, result.err.strip()) == (0, f"Removed 0 stored items for {GW_A}.")
+
+    def test_all_and_gateway_together_is_exit_2(self, run_cli, two_gateways: Path, home: Path) -> None:
+        before = snapshot(home)
+        result = run_cli("logout", "--all", "-g", GW_A)
+        assert result.code == 2 and "either --gateway or --all" in result.err
+        assert snapshot(home) == before
+
+    def test_only_faasauth_entries_are_touched(
+        self, run_cli, two_gateways: Path, home: Path, tmp_path: Path
+    ) -> None:
+        config = Path(os.environ["OPENFAAS_CONFIG"]) / "config.yml"
+        config.write_text(f"auths:\n- gateway: {GW_A}\n  auth: oauth2\n  token: faas-cli-token\n")
+        foreign = home / "tokens" / "notes.txt"
+        foreign.write_text("mine")
+        run_cli("logout", "--all")
+        assert config.read_text().endswith("token: faas-cli-token\n")
+        assert foreign.read_text() == "mine"
+
+    def test_keyring_backend(self, run_cli, memory_keyring, monkeypatch, home: Path) -> None:
+        from faasauth.login import Login, login_key
+        from faasauth.store import open_store
+
+        monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")
+        store = open_store(Home(home), "keyring")
+        for gw in (GW_A, GW_B):
+            store.put(login_key(gw), Login(gateway=gw, id_token=ID_TOKEN_B).to_entry())
+        assert run_cli("logout", "-g", GW_A).code == 0
+        assert [key for _, key in memory_keyring.items] == [login_key(GW_B)]
+        assert store.keys() == [login_key(GW_B)]
+        assert run_cli("logout", "--all").code == 0
+        assert memory_keyring.items == {} and store.keys() == []
