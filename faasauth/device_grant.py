@@ -52,10 +52,20 @@ class DeviceCode:
             user_code=str(user_code),
             verification_uri=str(uri),
             verification_uri_complete=complete if isinstance(complete, str) and complete else None,
-            expires_in=float(expires_in) if isinstance(expires_in, (int, float)) else 1800.0,
-            interval=float(interval) if isinstance(interval, (int, float)) and interval > 0
-            else DEFAULT_INTERVAL,
+            expires_in=_seconds(expires_in) or 1800.0,
+            interval=_seconds(interval) or DEFAULT_INTERVAL,
         )
+
+
+def _seconds(value: Any) -> float | None:
+    """A positive number of seconds; some servers (Azure AD v1) send numbers as strings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    return None
 
 
 class DevicePrompt(Protocol):

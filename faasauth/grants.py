@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from faasauth.context import Context
 from faasauth.device_grant import DeviceGrant, DevicePrompt
-from faasauth.errors import LoginFailed, NotLoggedIn, UsageFailure
+from faasauth.errors import LoginFailed, MalformedResponse, NotLoggedIn, UsageFailure
 from faasauth.login import Login
 from faasauth.oidc import (
     GRANT_CLIENT_CREDENTIALS,
@@ -129,28 +129,38 @@ def renew(ctx: Context, login: Login) -> Login:
     when the secret is in the environment. Raises; never touches the stored entry."""
     from faasauth.client_secret import read_client_secret
 
-    secret = read_client_secret(None, ctx.env) if login.client_id else None
+    # A login made as a public client stays one: a secret in the environment may belong to
+    # another client, and must not be sent (or recorded as this login's method).
+    public = login.auth_method == "none"
+    secret = read_client_secret(None, ctx.env) if login.client_id and not public else None
     request = LoginRequest(
         authority=login.authority, client_id=login.client_id, grant=login.grant,
         scope=login.scope, client_secret=secret,
     )
+    can_grant_again = login.grant == "client_credentials" and bool(secret)
     problem = "it cannot be renewed"
     if login.refresh_token and login.token_endpoint and login.client_id:
         endpoints = ProviderEndpoints(login.token_endpoint)
-        method = login.auth_method if login.auth_method not in (None, "none") else None
-        client = Client(login.client_id, secret, method or "client_secret_basic")
+        method = login.auth_method or ("client_secret_basic" if secret else "none")
+        client = Client(login.client_id, secret, method)
         form = {"grant_type": GRANT_REFRESH_TOKEN, "refresh_token": login.refresh_token}
         result = post_form(ctx, login.token_endpoint, form, client, "login refresh")
-        if not isinstance(result, OAuthError) and isinstance(result.get("access_token"), str):
+        if not isinstance(result, OAuthError) and isinstance(result.get("access_token"), str) \
+                and result["access_token"]:
             # A provider that does not rotate refresh tokens sends none back: keep ours.
             return _login_from(
                 ctx, result, request, endpoints, client, previous_refresh=login.refresh_token
+            )
+        if not isinstance(result, OAuthError) and not can_grant_again:
+            # Not a refusal but an answer we cannot use: server trouble (exit 3), like login.
+            raise MalformedResponse(
+                "login refresh failed: the token endpoint's answer has no access_token"
             )
         problem = (
             f"its refresh was refused ({result.message()})"
             if isinstance(result, OAuthError) else "its refresh gave no access_token"
         )
-    if login.grant == "client_credentials" and secret and login.token_endpoint:
+    if can_grant_again and login.token_endpoint:
         return _client_credentials(ctx, request, ProviderEndpoints(login.token_endpoint,
                                    auth_methods=_methods_for(login.auth_method)))
     raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}",

@@ -128,7 +128,9 @@ def resolve_endpoints(
             hint="pass --token-url",
         )
     device_endpoint = device_url or document.get("device_authorization_endpoint")
-    if need_device and not isinstance(device_endpoint, str):
+    if not isinstance(device_endpoint, str) or not device_endpoint:
+        device_endpoint = None  # null, "" or junk: the provider does not offer it
+    if need_device and device_endpoint is None:
         raise UsageFailure(
             f"the identity provider {authority} does not offer the device grant "
             "(no device_authorization_endpoint in its discovery document)",
@@ -137,7 +139,7 @@ def resolve_endpoints(
     methods = document.get("token_endpoint_auth_methods_supported")
     return ProviderEndpoints(
         token_endpoint,
-        device_endpoint if isinstance(device_endpoint, str) else None,
+        device_endpoint,
         tuple(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else (),
     )
 
@@ -149,10 +151,13 @@ def post_form(
     and faasauth errors for everything else (exit 3: not an answer we can use)."""
     import httpx
 
-    from faasauth.http import summarise_body, transport_failure
+    from faasauth.http import SECRET_FIELDS, summarise_body, transport_failure
 
     headers = {"Accept": "application/json"}
     client.apply(form, headers)
+    # What this request carried that must not come back in a message: servers do echo
+    # device codes, refresh tokens and even secrets in their error descriptions.
+    sent = (client.secret, *(str(v) for k, v in form.items() if k in SECRET_FIELDS))
     try:
         response = ctx.client.post(url, data=form, headers=headers)
     except httpx.HTTPError as exc:
@@ -161,7 +166,7 @@ def post_form(
     if response.status_code >= 500:
         raise TransientFailure(
             f"{what} failed: the identity provider answered {response.status_code} "
-            f"({summarise_body(response)})"
+            f"({summarise_body(response, *sent)})"
         )
     if isinstance(body, dict) and 400 <= response.status_code < 500 and isinstance(
         body.get("error"), str
@@ -169,13 +174,13 @@ def post_form(
         description = body.get("error_description")
         return OAuthError(
             response.status_code,
-            body["error"],
-            description if isinstance(description, str) else None,
+            redact_tokens(body["error"], *sent),
+            redact_tokens(description, *sent) if isinstance(description, str) else None,
         )
     if response.status_code != 200 or not isinstance(body, dict):
         raise MalformedResponse(
             f"{what} failed: the identity provider answered {response.status_code} "
-            f"({summarise_body(response)})"
+            f"({summarise_body(response, *sent)})"
         )
     return body
 
