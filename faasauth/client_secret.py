@@ -9,9 +9,16 @@ from typing import Mapping
 from faasauth.errors import UsageFailure
 
 
-def read_client_secret(path: str | None, env: Mapping[str, str]) -> str | None:
-    """--client-secret-file PATH|- (or FAASAUTH_CLIENT_SECRET_FILE), else FAASAUTH_CLIENT_SECRET."""
+def read_client_secret(
+    path: str | None, env: Mapping[str, str], *, allow_stdin: bool = True
+) -> str | None:
+    """--client-secret-file PATH|- (or FAASAUTH_CLIENT_SECRET_FILE), else FAASAUTH_CLIENT_SECRET.
+
+    Renewal passes allow_stdin=False: during `invoke`, stdin is the function's request body.
+    """
     path = path or env.get("FAASAUTH_CLIENT_SECRET_FILE") or None
+    if path == "-" and not allow_stdin:
+        path = None
     if path:
         try:
             text = sys.stdin.read() if path == "-" else Path(path).expanduser().read_text("utf-8")

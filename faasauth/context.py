@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Mapping
 
+from faasauth.http import keep_httpx_cli_out
 from faasauth.settings import Settings
 from faasauth.store import Home, TokenStore, open_store
 from faasauth.tokens import Clock, system_clock
 
 if TYPE_CHECKING:
     import httpx
+
+# Every command makes a Context before its first request, so this runs before httpx loads.
+keep_httpx_cli_out()
 
 
 class Context:

@@ -37,8 +37,11 @@ def function_token_key(gateway: str, identity: str, audiences: Iterable[str]) ->
 def _error_text(body: Any) -> str | None:
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
         return None
+    from faasauth.http import first_line
+
     description = body.get("error_description")
-    return f"{body['error']}: {description}" if description else body["error"]
+    text = f"{body['error']}: {description}" if description else body["error"]
+    return first_line(text, limit=300)  # one line, whatever the server sent
 
 
 def request_function_token(

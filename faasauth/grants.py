@@ -132,7 +132,10 @@ def renew(ctx: Context, login: Login) -> Login:
     # A login made as a public client stays one: a secret in the environment may belong to
     # another client, and must not be sent (or recorded as this login's method).
     public = login.auth_method == "none"
-    secret = read_client_secret(None, ctx.env) if login.client_id and not public else None
+    secret = (
+        read_client_secret(None, ctx.env, allow_stdin=False)
+        if login.client_id and not public else None
+    )
     request = LoginRequest(
         authority=login.authority, client_id=login.client_id, grant=login.grant,
         scope=login.scope, client_secret=secret,

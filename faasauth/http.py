@@ -4,6 +4,7 @@ and the translation of transport failures into faasauth errors."""
 from __future__ import annotations
 
 import ssl
+import sys
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
@@ -14,6 +15,19 @@ from faasauth.tokens import redact_tokens
 
 if TYPE_CHECKING:
     import httpx
+
+
+
+def keep_httpx_cli_out() -> None:
+    """Keep `import httpx` from importing httpx's own command line (rich, pygments, click).
+
+    httpx's `__init__` imports `httpx._main` inside `try/except ImportError`; a None in
+    sys.modules makes that import fail and httpx falls back to a stub `main`. That saves
+    about a third of a warm invoke's start-up. It has effect only before httpx is imported.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 
 SECRET_FIELDS = frozenset(
     {
@@ -38,7 +52,11 @@ def redact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def redact_header(name: str, value: str) -> str:
-    if name.lower() in SECRET_HEADERS:
+    lowered = name.lower()
+    if lowered in ("cookie", "set-cookie"):
+        return REDACTED
+    if lowered in SECRET_HEADERS:
+        # Keep the scheme (`Bearer`, `Basic`): it tells what was sent, not the secret.
         scheme = value.split(" ", 1)[0] if " " in value else ""
         return f"{scheme} {REDACTED}".strip()
     return redact_tokens(value)
@@ -117,7 +135,7 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
 def first_line(text: str, limit: int = 160, *, secrets: tuple[str | None, ...] = ()) -> str:
     """The first non-blank line, JWTs and `secrets` (e.g. an echoed opaque token) redacted."""
     line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    line = redact_tokens(line, *secrets)
+    line = "".join(c if c.isprintable() else "?" for c in redact_tokens(line, *secrets))
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -60,12 +60,22 @@ class Login:
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Login | None:
+        """The stored login, or None when the entry is not one we wrote (a cache miss)."""
         known = {f.name for f in fields(cls)}
         try:
             login = cls(**{k: v for k, v in entry.items() if k in known})
         except TypeError:
             return None
-        return login if isinstance(login.gateway, str) and login.gateway else None
+        texts = (login.authority, login.client_id, login.scope, login.token_endpoint,
+                 login.auth_method, login.id_token, login.access_token, login.refresh_token,
+                 login.issuer, login.subject)
+        numbers = (login.expires_at, login.obtained_at)
+        if not (isinstance(login.gateway, str) and login.gateway and isinstance(login.grant, str)
+                and all(v is None or isinstance(v, str) for v in texts)
+                and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                        for v in numbers)):
+            return None
+        return login
 
     @classmethod
     def from_token_response(

@@ -90,4 +90,7 @@ def remove_stored(ctx: Context, gateway: str | None) -> int:
         with ctx.home.lock(key):
             ctx.store.delete(key)
         removed += 1
+    if gateway is None:
+        # Damaged entries name no gateway, but may still hold a secret.
+        removed += ctx.store.remove_unreadable()
     return removed

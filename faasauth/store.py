@@ -151,6 +151,10 @@ class TokenStore:
     def keys(self) -> list[str]:
         return []
 
+    def remove_unreadable(self) -> int:
+        """Delete entries too damaged to name (so `keys()` never lists them)."""
+        return 0
+
 
 class NullStore(TokenStore):
     """Keeps nothing: every command logs in or exchanges afresh."""
@@ -208,6 +212,15 @@ class FileStore(TokenStore):
             if isinstance(key, str) and path.name == f"{_digest(key)}.json":
                 found.append(key)
         return found
+
+    def remove_unreadable(self) -> int:
+        known = {f"{_digest(key)}.json" for key in self.keys()}
+        removed = 0
+        for path in self.directory.glob("*.json"):
+            if path.name not in known:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 BACKEND_STATE = "store-backend.json"

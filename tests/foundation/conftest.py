@@ -96,7 +96,7 @@ try:
     cli.main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
-heavy = sorted({m.split('.')[0] for m in sys.modules} & set(json.loads(%r)))
+heavy = sorted({m.split('.')[0] for m, mod in list(sys.modules.items()) if mod is not None} & set(json.loads(%r)))
 sys.stderr.write('\\nHEAVY=' + json.dumps(heavy) + '\\n')
 sys.exit(code)
 """ % json.dumps(HEAVY_MODULES)
