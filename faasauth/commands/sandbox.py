@@ -1,0 +1,110 @@
+"""`faasauth sandbox`: a local OpenFaaS gateway with IAM plus an OpenID provider.
+
+Only click is imported here: the sandbox itself (cryptography, jwt, yaml) loads when the
+command runs, so `faasauth --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(
+    "sandbox",
+    context_settings={"allow_interspersed_args": False},
+    short_help="Run a local OpenFaaS gateway with IAM and an OpenID provider.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Gateway port on 127.0.0.1 (0: any free port). The IdP always gets its own free port.",
+)
+@click.option(
+    "--iam",
+    "iam_path",
+    type=click.Path(exists=True),
+    metavar="FILE_OR_DIR",
+    help="JwtIssuer/Policy/Role YAML (a file, or every *.yaml/*.yml in a directory). "
+    "Default: the sandbox IdP's clients and users may invoke every function.",
+)
+@click.option(
+    "--stack",
+    "stack_path",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Serve the functions of this faas-cli stack file instead of the default ones.",
+)
+@click.option(
+    "--auto-approve",
+    is_flag=True,
+    help="Approve every device login at once (for scripts): the first poll succeeds.",
+)
+@click.option(
+    "--latency",
+    "latency_ms",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="MS",
+    help="Delay every response by MS milliseconds.",
+)
+@click.option(
+    "--watchdog",
+    type=click.Choice(["released", "hardened"]),
+    default="released",
+    show_default=True,
+    help="Function-side JWT check: faas-middleware as released in the watchdogs, "
+    "or its hardened main branch.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No log line per request on stderr.")
+@click.argument("cmd", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD [ARGS]...]")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    port: int,
+    iam_path: str | None,
+    stack_path: str | None,
+    auto_approve: bool,
+    latency_ms: int,
+    watchdog: str,
+    quiet: bool,
+    cmd: tuple[str, ...],
+) -> None:
+    """Run a local OpenFaaS gateway with IAM function authentication plus an
+    OpenID provider, on 127.0.0.1, to try faasauth or test scripts without a
+    cluster.
+
+    Without CMD it prints `export` lines for OPENFAAS_URL, FAASAUTH_AUTHORITY,
+    FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET on stdout and serves until
+    Ctrl-C. With CMD it runs CMD with those variables, a temporary FAASAUTH_HOME
+    and FAASAUTH_TOKEN_STORE=file, then stops and exits with CMD's status.
+
+    Functions: echo and env (open), echo-auth and env-auth (jwt_auth). Clients:
+    faasauth-sandbox (confidential: client credentials, device grant) and
+    faasauth-cli (public: device grant). Approve device logins at
+    <IdP>/device, or pass --auto-approve. In --iam YAML, ${FAASAUTH_AUTHORITY}
+    and ${OPENFAAS_URL} stand for the sandbox's own URLs.
+
+    \b
+    Examples:
+      faasauth sandbox -- sh -c 'faasauth auth && echo hello | faasauth invoke echo-auth'
+      faasauth sandbox --auto-approve > sandbox.env &  # then: . ./sandbox.env
+      faasauth sandbox --stack stack.yml --iam iam/ --latency 200
+    """
+    import sys
+
+    from faasauth.sandbox import launch
+
+    options = launch.Options(
+        port=port,
+        iam=iam_path,
+        stack=stack_path,
+        auto_approve=auto_approve,
+        latency_ms=latency_ms,
+        watchdog=watchdog,
+        quiet=quiet,
+    )
+    if cmd:
+        ctx.exit(launch.run_command(options, cmd, err=sys.stderr))
+    ctx.exit(launch.serve(options, out=sys.stdout, err=sys.stderr))

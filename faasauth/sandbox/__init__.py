@@ -1,0 +1,26 @@
+"""A local stand-in for an OpenFaaS gateway with IAM function authentication plus an OpenID
+provider, in one process on 127.0.0.1: `faasauth sandbox` on the command line, `Sandbox` in
+Python, the `faasauth_sandbox` fixture in pytest (faasauth.sandbox.pytest_plugin).
+
+Modules, one concept each:
+
+    core        Sandbox: wiring, life cycle, helpers for tests
+    server      HTTP/1.1 plumbing (chunked bodies, streaming, keep-alive, latency)
+    keys        ES256 signing keys and JWKS
+    idp         the OpenID provider (client credentials, device grant, refresh)
+    device      device codes and the /device approval page
+    oauth       forms, client authentication, OAuth error answers
+    iam         JwtIssuer / Policy / Role objects and their evaluation
+    exchange    the gateway's token exchange at /oauth/token
+    watchdog    the function-side JWT check and its 401/403 answers
+    gojwt       golang-jwt's parsing order and error strings
+    functions   echo / env and faas-cli stack files
+    gateway     the gateway's routes
+    requestlog  the record of requests, for tests and the stderr log
+    launch      what `faasauth sandbox` runs (serve, or run a command)
+    pytest_plugin  opt-in fixtures: faasauth_sandbox, faasauth_sandbox_env, ..._factory
+"""
+
+from faasauth.sandbox.core import Sandbox
+
+__all__ = ["Sandbox"]

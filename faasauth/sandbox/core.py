@@ -1,0 +1,333 @@
+"""`Sandbox`: the IdP and the gateway wired together, in this process, on 127.0.0.1.
+
+    from faasauth.sandbox import Sandbox
+
+    with Sandbox(auto_approve=True) as sb:
+        env = sb.env()            # OPENFAAS_URL, FAASAUTH_AUTHORITY, FAASAUTH_CLIENT_ID/SECRET
+        token = sb.issue_function_token(["openfaas-fn:echo-auth"])
+        ...
+        assert sb.count("/oauth/token") == 1
+
+Everything is in memory and forgotten at stop; keys and the client secret are new each run.
+"""
+
+from __future__ import annotations
+
+import errno
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from faasauth.errors import UsageFailure
+from faasauth.sandbox import iam as iam_objects
+from faasauth.sandbox.device import DEFAULT_LOGIN, DeviceCodes
+from faasauth.sandbox.exchange import TokenExchange
+from faasauth.sandbox.functions import Function, default_functions, load_stack
+from faasauth.sandbox.gateway import Gateway
+from faasauth.sandbox.idp import IdentityProvider
+from faasauth.sandbox.keys import SigningKey
+from faasauth.sandbox.requestlog import RequestLog, RequestRecord
+from faasauth.sandbox.server import SandboxHTTPServer
+from faasauth.sandbox.watchdog import RELEASED, Watchdog
+
+DEFAULT_CLIENT_ID = "faasauth-sandbox"
+DEFAULT_PUBLIC_CLIENT_ID = "faasauth-cli"
+
+IamSource = str | Path | Sequence[Mapping[str, Any]] | None
+StackSource = str | Path | Mapping[str, Any] | None
+
+
+class Sandbox:
+    """A local OpenFaaS gateway with IAM function authentication plus an OpenID provider.
+
+    port: the gateway's port (0: any free one); the IdP gets its own (`idp_port`, 0: free).
+    iam: a YAML file or directory of JwtIssuer/Policy/Role objects, or a list of such objects
+        as dicts; None: trust the sandbox IdP and let all its clients and users invoke every
+        function. The sandbox IdP is always a trusted JwtIssuer unless `iam` defines one for
+        the same issuer.
+    stack: a faas-cli stack file (or its parsed mapping) whose functions to serve instead of
+        echo, env, echo-auth and env-auth.
+    auto_approve: approve every device code at once (the first poll succeeds).
+    latency_ms: delay added to every response (not to /_sandbox/ ones).
+    watchdog: "released" (faas-middleware 1.2.x, the default) or "hardened" (its main branch).
+    device_code_ttl, device_interval, token_ttl, refresh_token_ttl: seconds.
+    log: a stream for one line per request (e.g. sys.stderr); None: silent.
+    clock: the time source for every expiry decision (a fake one makes expiry testable).
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        iam: IamSource = None,
+        stack: StackSource = None,
+        auto_approve: bool = False,
+        latency_ms: int = 0,
+        *,
+        idp_port: int = 0,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str | None = None,
+        public_client_id: str = DEFAULT_PUBLIC_CLIENT_ID,
+        device_code_ttl: float = 600,
+        device_interval: float = 1,
+        token_ttl: float = 3600,
+        refresh_token_ttl: float = 86400,
+        watchdog: str = RELEASED,
+        log: TextIO | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.port = port
+        self.idp_port = idp_port
+        self.iam_source = iam
+        self.stack_source = stack
+        self.auto_approve = auto_approve
+        self.latency_ms = latency_ms
+        self.client_id = client_id
+        self.client_secret = (
+            client_secret if client_secret is not None else secrets.token_urlsafe(24)
+        )
+        self.public_client_id = public_client_id
+        self.device_code_ttl = device_code_ttl
+        self.device_interval = device_interval
+        self.token_ttl = token_ttl
+        self.refresh_token_ttl = refresh_token_ttl
+        self.watchdog_mode = watchdog
+        self.clock = clock
+        self.log = RequestLog(log)
+        self.functions: list[Function] = []
+        self.iam: iam_objects.IamConfig | None = None
+        self.iam_warnings: list[str] = []
+        self.started_in_ms: float | None = None
+        self._servers: list[SandboxHTTPServer] = []
+        self._idp: IdentityProvider | None = None
+        self._gateway: Gateway | None = None
+
+    # -- life cycle -----------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> Sandbox:
+        begun = time.perf_counter()
+        self.functions = (
+            default_functions() if self.stack_source is None else load_stack(self.stack_source)
+        )
+        if self.iam_source is None:
+            documents = None
+        elif isinstance(self.iam_source, (str, Path)):
+            documents = iam_objects.read_documents(self.iam_source)
+        else:
+            documents = [(f"iam object {i}", doc) for i, doc in enumerate(self.iam_source, 1)]
+        gateway_server = self._listen(self.port, "gateway")
+        try:
+            idp_server = self._listen(self.idp_port, "idp")
+        except BaseException:
+            gateway_server.server_close()
+            raise
+        self._servers = [gateway_server, idp_server]
+        try:
+            self._wire(gateway_server, idp_server, documents)
+        except BaseException:
+            for server in self._servers:
+                server.server_close()
+            self._servers = []
+            raise
+        self.started_in_ms = (time.perf_counter() - begun) * 1000
+        return self
+
+    def stop(self) -> None:
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.stop()
+
+    def _listen(self, port: int, origin: str) -> SandboxHTTPServer:
+        try:
+            return SandboxHTTPServer(
+                port, origin, on_record=self.log.add, latency_ms=self.latency_ms
+            )
+        except OSError as exc:
+            why = (
+                "address already in use"
+                if exc.errno == errno.EADDRINUSE
+                else (exc.strerror or str(exc))
+            )
+            raise UsageFailure(
+                f"cannot listen on 127.0.0.1:{port} for the sandbox {origin}: {why}"
+            ) from None
+
+    def _wire(
+        self,
+        gateway_server: SandboxHTTPServer,
+        idp_server: SandboxHTTPServer,
+        documents: list[tuple[str, Any]] | None,
+    ) -> None:
+        gateway_url, authority = gateway_server.url, idp_server.url
+        client_ids = [self.client_id, self.public_client_id]
+        placeholders = {"FAASAUTH_AUTHORITY": authority, "OPENFAAS_URL": gateway_url}
+        if documents is None:
+            namespaces = sorted({f.namespace for f in self.functions})
+            documents = iam_objects.default_documents(authority, namespaces)
+        config = iam_objects.build_config(documents, placeholders)
+        if config.issuer_for(authority) is None:  # the sandbox IdP is always trusted
+            config.issuers.append(iam_objects.sandbox_issuer(authority, client_ids))
+        self.iam = config
+        self.iam_warnings = [
+            f"Role {r.name!r} refers to Policy {p!r}, which is not defined"
+            for r in config.roles
+            for p in r.policies
+            if p not in config.policies
+        ]
+        idp_key, gateway_key = SigningKey.generate(), SigningKey.generate()
+        self._idp = IdentityProvider(
+            issuer=authority,
+            key=idp_key,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            public_client_id=self.public_client_id,
+            clock=self.clock,
+            token_ttl=self.token_ttl,
+            refresh_token_ttl=self.refresh_token_ttl,
+            device_codes=DeviceCodes(
+                clock=self.clock,
+                ttl=self.device_code_ttl,
+                interval=self.device_interval,
+                auto_approve=self.auto_approve,
+            ),
+        )
+        exchange = TokenExchange(
+            issuer=gateway_url,
+            key=gateway_key,
+            iam=config,
+            local_issuers={authority: idp_key},
+            clock=self.clock,
+        )
+        watchdog = Watchdog(
+            issuer=gateway_url,
+            keys={gateway_key.kid: gateway_key.public_key},
+            mode=self.watchdog_mode,
+            clock=self.clock,
+        )
+        self._gateway = Gateway(
+            url=gateway_url,
+            key=gateway_key,
+            exchange=exchange,
+            watchdog=watchdog,
+            functions=self.functions,
+            requests=self.log,
+        )
+        idp_server.start(self._idp.handle)
+        gateway_server.start(self._gateway.handle)
+
+    # -- where it is ----------------------------------------------------------------
+
+    @property
+    def gateway_url(self) -> str:
+        return self._running_gateway().url
+
+    @property
+    def authority(self) -> str:
+        """The IdP's issuer URL (its discovery document is under /.well-known/)."""
+        assert self._idp is not None, "the sandbox is not started"
+        return self._idp.issuer
+
+    def env(self) -> dict[str, str]:
+        return {
+            "OPENFAAS_URL": self.gateway_url,
+            "FAASAUTH_AUTHORITY": self.authority,
+            "FAASAUTH_CLIENT_ID": self.client_id,
+            "FAASAUTH_CLIENT_SECRET": self.client_secret,
+        }
+
+    # -- observing ------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the requests answered so far, oldest first."""
+        return self.log.snapshot()
+
+    def count(self, path_prefix: str = "", **filters: Any) -> int:
+        """Requests whose path starts with `path_prefix` (and origin=, method=, status=, token=)."""
+        return self.log.count(path_prefix, **filters)
+
+    def clear_requests(self) -> None:
+        self.log.clear()
+
+    @property
+    def async_calls(self) -> list[dict[str, Any]]:
+        """Completed async invocations: call_id, function (ns:name) and the status it answered."""
+        gateway = self._running_gateway()
+        with gateway._lock:
+            return list(gateway.async_calls)
+
+    def wait_async(self, timeout: float = 5.0) -> bool:
+        """Wait until the async invocations accepted so far have run; False on timeout."""
+        return self._running_gateway().wait_async(timeout)
+
+    # -- the device grant's person ------------------------------------------------------
+
+    def approve(self, user_code: str, login: str = DEFAULT_LOGIN) -> None:
+        """Approve a pending user code as `login` (LookupError if unknown, expired or used)."""
+        self._running_idp().devices.decide(user_code, True, login)
+
+    def deny(self, user_code: str) -> None:
+        self._running_idp().devices.decide(user_code, False)
+
+    def pending_user_codes(self) -> list[str]:
+        return self._running_idp().devices.pending_user_codes()
+
+    # -- tokens for tests -----------------------------------------------------------
+
+    def issue_idp_token(
+        self,
+        sub: str = DEFAULT_LOGIN,
+        *,
+        aud: str | list[str] | None = None,
+        expires_in: float | None = None,
+        **claims: Any,
+    ) -> str:
+        """A JWT from the sandbox IdP (aud defaults to the confidential client id)."""
+        idp = self._running_idp()
+        return idp.issue_token(
+            sub, aud=aud if aud is not None else self.client_id, expires_in=expires_in, **claims
+        )
+
+    def issue_function_token(
+        self,
+        permissions: Sequence[str],
+        audience: Sequence[str] | None = None,
+        *,
+        sub: str = "fed:sandbox-test",
+        expires_in: float = 300,
+        **claims: Any,
+    ) -> str:
+        """A function token from the gateway; claims override the defaults (exp=, iss=, aud=...)."""
+        exchange = self._running_gateway().exchange
+        return exchange.issue_function_token(
+            sub, list(permissions), list(audience or []), expires_in, **claims
+        )
+
+    def issue_api_token(
+        self,
+        policies: Sequence[str],
+        *,
+        sub: str = "fed:sandbox-test",
+        expires_in: float = 300,
+        **claims: Any,
+    ) -> str:
+        """An OpenFaaS API token from the gateway, bound to the named policies."""
+        exchange = self._running_gateway().exchange
+        return exchange.issue_api_token(
+            sub, list(policies), expires_in, **{"fed:iss": self.authority, **claims}
+        )
+
+    def _running_gateway(self) -> Gateway:
+        assert self._gateway is not None, "the sandbox is not started"
+        return self._gateway
+
+    def _running_idp(self) -> IdentityProvider:
+        assert self._idp is not None, "the sandbox is not started"
+        return self._idp

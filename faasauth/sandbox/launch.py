@@ -1,0 +1,138 @@
+"""What `faasauth sandbox` does once its flags are parsed: serve until Ctrl-C, or run a command.
+
+Serving prints `export NAME=value` lines (shell-quoted) on stdout, so that
+`faasauth sandbox > sandbox.env &` followed by `. ./sandbox.env` works, and human notes on
+stderr. Running a command gives it those variables plus a fresh, temporary FAASAUTH_HOME and
+FAASAUTH_TOKEN_STORE=file (the user's keyring is never touched), and returns its exit status
+the way a shell would (127 when it cannot be found, 128+N when signal N ended it).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from faasauth.sandbox.core import Sandbox
+
+
+@dataclass(frozen=True)
+class Options:
+    port: int = 0
+    iam: str | None = None
+    stack: str | None = None
+    auto_approve: bool = False
+    latency_ms: int = 0
+    watchdog: str = "released"
+    quiet: bool = False
+
+
+def start(options: Options, err: TextIO) -> Sandbox:
+    sandbox = Sandbox(
+        port=options.port,
+        iam=options.iam,
+        stack=options.stack,
+        auto_approve=options.auto_approve,
+        latency_ms=options.latency_ms,
+        watchdog=options.watchdog,
+        log=None if options.quiet else err,
+    )
+    sandbox.start()
+    for warning in sandbox.iam_warnings:
+        print(f"faasauth sandbox: warning: {warning}", file=err)
+    return sandbox
+
+
+def describe(sandbox: Sandbox) -> list[str]:
+    functions = ", ".join(
+        f.name
+        + ("" if f.namespace == "openfaas-fn" else f".{f.namespace}")
+        + (" (jwt_auth)" if f.jwt_auth else "")
+        for f in sandbox.functions
+    )
+    return [
+        f"gateway   {sandbox.gateway_url}   functions: {functions}",
+        f"IdP       {sandbox.authority}   device login page: {sandbox.authority}/device"
+        + ("   (auto-approve)" if sandbox.auto_approve else ""),
+        f"clients   {sandbox.client_id} (confidential, secret in FAASAUTH_CLIENT_SECRET), "
+        f"{sandbox.public_client_id} (public, device grant)",
+        f"requests  {sandbox.gateway_url}/_sandbox/requests"
+        f"   started in {sandbox.started_in_ms:.0f} ms",
+    ]
+
+
+def serve(
+    options: Options, *, out: TextIO, err: TextIO, stop: threading.Event | None = None
+) -> int:
+    """Serve until Ctrl-C or SIGTERM (or `stop` is set); 0."""
+    stopping = stop or threading.Event()
+    # signals are handled from before the first line is printed: whoever reads the exports
+    # may stop the sandbox at once
+    with _on_signal(signal.SIGTERM, stopping.set):
+        sandbox = start(options, err)
+        try:
+            for name, value in sandbox.env().items():
+                print(f"export {name}={shlex.quote(value)}", file=out)
+            out.flush()
+            for line in describe(sandbox):
+                print(f"faasauth sandbox: {line}", file=err)
+            print("faasauth sandbox: serving; Ctrl-C to stop", file=err, flush=True)
+            while not stopping.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sandbox.stop()
+    print("faasauth sandbox: stopped", file=err, flush=True)
+    return 0
+
+
+def run_command(options: Options, argv: Sequence[str], *, err: TextIO) -> int:
+    """Run argv against a fresh sandbox; its exit status."""
+    sandbox = start(options, err)
+    home = tempfile.mkdtemp(prefix="faasauth-sandbox-home-")
+    env = {**os.environ, **sandbox.env(), "FAASAUTH_HOME": home, "FAASAUTH_TOKEN_STORE": "file"}
+    try:
+        if not options.quiet:
+            print(
+                f"faasauth sandbox: gateway {sandbox.gateway_url}, IdP {sandbox.authority}; "
+                f"running: {shlex.join(argv)}",
+                file=err,
+                flush=True,
+            )
+        try:
+            child = subprocess.Popen(list(argv), env=env)
+        except FileNotFoundError:
+            print(f"faasauth sandbox: {argv[0]}: command not found", file=err)
+            return 127
+        except OSError as exc:
+            print(f"faasauth sandbox: {argv[0]}: {exc.strerror or exc}", file=err)
+            return 126
+        # Ctrl-C reaches the child through the terminal's process group: let it decide, and
+        # report what it does. A SIGTERM sent to the sandbox alone is passed on.
+        with _on_signal(signal.SIGINT, lambda: None), _on_signal(signal.SIGTERM, child.terminate):
+            status = child.wait()
+        return status if status >= 0 else 128 - status
+    finally:
+        sandbox.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def _on_signal(signum: int, action: Callable[[], Any]) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signum, lambda *_: action())
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
