@@ -67,11 +67,23 @@ def gateway_options(f: F) -> F:
     return f
 
 
+def lazy_completer(name: str) -> Callable[[click.Context, click.Parameter, str], Any]:
+    """A shell_complete callback that imports faasauth.completion only when TAB is pressed."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from faasauth import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+
+    return complete
+
+
 def namespace_option(f: F) -> F:
     return click.option(
         "-n",
         "--namespace",
         metavar="NS",
+        shell_complete=lazy_completer("complete_namespace"),
         help="Function namespace. [env: OPENFAAS_NS; stack.yml; default: openfaas-fn]",
     )(f)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from faasauth.options import gateway_options, make_context
+from faasauth.options import gateway_options, lazy_completer, make_context
 
 
 @click.command("exchange")
@@ -13,6 +13,7 @@ from faasauth.options import gateway_options, make_context
     "audiences",
     multiple=True,
     metavar="NS:NAME",
+    shell_complete=lazy_completer("complete_audience"),
     help="Narrow the token to this function; repeat for several.",
 )
 @click.option(

@@ -1,0 +1,284 @@
+"""The request body: standard input, streamed, never held whole in memory.
+
+A body may have to be sent twice (a probe answered with a challenge, a cached token the
+function refused), and the second request must carry exactly the same bytes. How that is
+done depends on what stdin is:
+
+    regular file  (`< big.bin`)   known length; replayed by seeking back: no copy at all
+    small input   (<= 1 MiB)      read whole into memory first; known length
+    larger pipe                   streamed (chunked); when a replay may follow, every chunk is
+                                  also written to a spooled temporary file (memory up to
+                                  1 MiB, then an unlinked 0600 file in the temp dir), and the
+                                  replay drains what the first request did not read, then
+                                  sends the spool with its now known length
+
+`load()` reads everything up front instead, for a signature (HMAC) that must be sent in a
+header before the body.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, BinaryIO, Callable, Iterator, Union
+
+from faasauth.errors import UsageFailure
+
+if TYPE_CHECKING:
+    from tempfile import SpooledTemporaryFile
+
+CHUNK_SIZE = 256 * 1024
+MEMORY_LIMIT = 1024 * 1024
+
+Content = Union[bytes, Iterator[bytes]]
+
+
+@dataclass
+class Payload:
+    """What to send: the content, and its length when known (else chunked encoding)."""
+
+    content: Content
+    length: int | None
+
+
+def _unreadable(exc: OSError) -> UsageFailure:
+    return UsageFailure(f"cannot read standard input: {exc.strerror or type(exc).__name__}")
+
+
+class RequestBody:
+    """The body read from `stream` (None: no input at all, an empty body)."""
+
+    def __init__(
+        self,
+        stream: BinaryIO | None,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        memory_limit: int = MEMORY_LIMIT,
+        tempdir: str | None = None,
+    ) -> None:
+        self._stream = stream
+        self._chunk_size = chunk_size
+        self._memory_limit = memory_limit
+        self._tempdir = tempdir
+        self._data: bytes | None = None  # the whole body, when small
+        self._region: tuple[int, int] | None = None  # (offset, length) in a regular file
+        self._head = b""  # read ahead from a larger pipe, not yet sent or spooled
+        self._spool: SpooledTemporaryFile[bytes] | None = None
+        self._spooled = 0
+        self._exhausted = False  # the stream has reached its end
+        self._started = False
+        self._inspected = False  # stdin is looked at only when the body is first needed
+
+    # -- what the input is ---------------------------------------------------------------
+
+    def _inspect(self) -> None:
+        if self._inspected:
+            return
+        self._inspected = True
+        if self._stream is None:
+            self._data = b""
+            return
+        region = self._file_region()
+        if region is not None:
+            self._region = region
+            return
+        head = self._read_exactly(self._memory_limit + 1)
+        if len(head) <= self._memory_limit:
+            self._data, self._exhausted = head, True
+        else:
+            self._head = head
+
+    def _file_region(self) -> tuple[int, int] | None:
+        assert self._stream is not None
+        try:
+            mode = os.fstat(self._stream.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                return None
+            offset = self._stream.tell()
+            size = os.fstat(self._stream.fileno()).st_size
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return None  # not a file descriptor (a test's BytesIO), or not seekable
+        return offset, max(size - offset, 0)
+
+    def _read(self, size: int) -> bytes:
+        assert self._stream is not None
+        try:
+            read1 = getattr(self._stream, "read1", None)
+            data = read1(size) if read1 is not None else self._stream.read(size)
+        except OSError as exc:
+            raise _unreadable(exc) from exc
+        if not data:
+            self._exhausted = True
+        return data or b""
+
+    def _read_exactly(self, size: int) -> bytes:
+        parts, total = [], 0
+        while total < size:
+            data = self._read(min(self._chunk_size, size - total))
+            if not data:
+                break
+            parts.append(data)
+            total += len(data)
+        return b"".join(parts)
+
+    def _rest(self) -> Iterator[bytes]:
+        while not self._exhausted:
+            data = self._read(self._chunk_size)
+            if data:
+                yield data
+
+    @property
+    def length(self) -> int | None:
+        """The size in bytes, when known without reading the whole stream."""
+        self._inspect()
+        if self._data is not None:
+            return len(self._data)
+        if self._region is not None:
+            return self._region[1]
+        if self._spool is not None and self._exhausted and not self._head:
+            return self._spooled
+        return None
+
+    # -- sending -------------------------------------------------------------------------
+
+    def load(self, observe: Callable[[bytes], object] | None = None) -> int:
+        """Read the whole body now (keeping a copy), showing each chunk to `observe`.
+
+        Returns the length. For a signature over the body, which must be known before the
+        first byte of it is sent. Call it before `first()`.
+        """
+        if self._started:
+            raise RuntimeError("load() after the body was sent")
+        self._inspect()
+        if self._data is not None:
+            chunks: Iterator[bytes] = iter([self._data])
+        elif self._region is not None:
+            chunks = self._file_chunks()
+        else:
+            self._spool = self._new_spool()
+            chunks = self._fill_spool()
+        length = 0
+        for chunk in chunks:
+            length += len(chunk)
+            if observe is not None:
+                observe(chunk)
+        return length
+
+    def first(self, *, keep_copy: bool) -> Payload:
+        """The payload for the first request; `keep_copy` when `again()` may follow."""
+        if self._started:
+            raise RuntimeError("first() called twice")
+        self._started = True
+        self._inspect()
+        if self._data is not None:
+            return Payload(self._data, len(self._data))
+        if self._region is not None:
+            return Payload(self._file_chunks(), self._region[1])
+        if self._spool is not None:  # load()ed
+            return Payload(self._spool_chunks(), self._spooled)
+        if keep_copy:
+            self._spool = self._new_spool()
+            return Payload(self._tee(), None)
+        return Payload(self._once(), None)
+
+    def again(self) -> Payload:
+        """Exactly the bytes of the first payload, once more."""
+        if not self._started:
+            raise RuntimeError("again() before first()")
+        if self._data is not None:
+            return Payload(self._data, len(self._data))
+        if self._region is not None:
+            return Payload(self._file_chunks(), self._region[1])
+        if self._spool is None:
+            raise RuntimeError("the request body was sent without keeping a copy")
+        for _ in self._fill_spool():
+            pass
+        return Payload(self._spool_chunks(), self._spooled)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()  # the file on disk, if any, was unlinked when created
+            self._spool = None
+
+    def __enter__(self) -> RequestBody:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- the sources ---------------------------------------------------------------------
+
+    def _new_spool(self) -> SpooledTemporaryFile[bytes]:
+        import tempfile
+
+        # Rolls over to tempfile.TemporaryFile: mode 0600, unlinked at once on POSIX.
+        return tempfile.SpooledTemporaryFile(max_size=self._memory_limit, dir=self._tempdir)
+
+    def _write_spool(self, data: bytes) -> None:
+        assert self._spool is not None
+        try:
+            self._spool.write(data)
+        except OSError as exc:
+            raise UsageFailure(
+                "cannot keep a copy of the request body for a retry: "
+                f"{exc.strerror or type(exc).__name__} (TMPDIR={self._tempdir or 'default'})"
+            ) from exc
+        self._spooled += len(data)
+
+    def _fill_spool(self) -> Iterator[bytes]:
+        """Complete the spool (the head not yet sent, then the rest of the stream),
+        yielding what it adds."""
+        assert self._spool is not None
+        self._spool.seek(0, os.SEEK_END)
+        if self._head:
+            head, self._head = self._head, b""
+            self._write_spool(head)
+            yield head
+        for data in self._rest():
+            self._write_spool(data)
+            yield data
+
+    def _once(self) -> Iterator[bytes]:
+        head, self._head = self._head, b""
+        yield head
+        yield from self._rest()
+
+    def _tee(self) -> Iterator[bytes]:
+        # Each chunk is in the spool before it is handed on, so wherever the sender stops
+        # reading, spool + unread stream == the body.
+        head = self._head
+        if head:
+            self._write_spool(head)
+            self._head = b""
+            yield head
+        for data in self._rest():
+            self._write_spool(data)
+            yield data
+
+    def _file_chunks(self) -> Iterator[bytes]:
+        assert self._stream is not None and self._region is not None
+        offset, left = self._region
+        stream: IO[bytes] = self._stream
+        try:
+            stream.seek(offset)
+            while left > 0:
+                data = stream.read(min(self._chunk_size, left))
+                if not data:
+                    break  # the file shrank: the HTTP layer reports the short body
+                left -= len(data)
+                yield data
+        except OSError as exc:
+            raise _unreadable(exc) from exc
+
+    def _spool_chunks(self) -> Iterator[bytes]:
+        assert self._spool is not None
+        spool, left = self._spool, self._spooled
+        spool.seek(0)
+        while left > 0:
+            data = spool.read(min(self._chunk_size, left))
+            if not data:
+                break
+            left -= len(data)
+            yield data
