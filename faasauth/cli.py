@@ -23,8 +23,11 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 COMMANDS: dict[str, tuple[str, str]] = {
     "auth": ("auth", "Log in to the identity provider and keep the login for this gateway."),
     "exchange": ("exchange", "Trade your IdP login for a function access token."),
+    "invoke": ("invoke", "Invoke a function with the body read from stdin, as faas-cli invoke does."),
     "status": ("status", "Show stored logins and cached function tokens (masked)."),
     "logout": ("logout", "Remove the stored login and cached function tokens for a gateway."),
+    "sandbox": ("sandbox", "Run a local OpenFaaS gateway with IAM and an OpenID provider."),
+    "completion": ("completion", "Print the shell completion script for SHELL."),
 }
 
 
@@ -40,6 +43,15 @@ class LazyGroup(click.Group):
         module = import_module(f"faasauth.commands.{COMMANDS[cmd_name][0]}")
         command: click.Command = module.command
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # `faasauth ... | head`: the reader left. Caught here because click would turn
+            # it into exit 1, which this tool's exit codes reserve for a function's non-2xx.
+            _silence_stdout()
+            return 0
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

@@ -1,0 +1,195 @@
+"""End to end: every command, as a real process, against the sandbox gateway and IdP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from faasauth.sandbox import Sandbox
+
+USER_CODE = re.compile(r"enter the code: (\S+)")
+DENY_ALL_BUT_ECHO = """\
+apiVersion: iam.openfaas.com/v1
+kind: JwtIssuer
+metadata: {name: sandbox-idp, namespace: openfaas}
+spec:
+  iss: ${FAASAUTH_AUTHORITY}
+  aud: [faasauth-sandbox, faasauth-cli]
+  tokenExpiry: 10m
+---
+apiVersion: iam.openfaas.com/v1
+kind: Policy
+metadata: {name: echo-only, namespace: openfaas}
+spec:
+  statement:
+  - sid: 1-echo
+    action: ["Function:Invoke"]
+    effect: Allow
+    resource: ["openfaas-fn:echo-auth"]
+---
+apiVersion: iam.openfaas.com/v1
+kind: Role
+metadata: {name: machines, namespace: openfaas}
+spec:
+  policy: [echo-only]
+  condition:
+    StringEqual:
+      jwt:iss: ["${FAASAUTH_AUTHORITY}"]
+"""
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+def run(*args: str, env: dict[str, str], input: bytes | str = b"",
+        timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    data = input.encode() if isinstance(input, str) else input
+    return subprocess.run([sys.executable, "-m", "faasauth", *args], input=data,
+                          capture_output=True, env={**os.environ, **env}, timeout=timeout)
+
+
+def test_the_readme_main_job_command(tmp_path: Path) -> None:
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+    result = subprocess.run(
+        ["faasauth", "sandbox", "--", "sh", "-c",
+         "faasauth auth && echo hello | faasauth invoke echo-auth"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello\n"
+
+
+def test_client_credentials_then_invoke_counts_round_trips(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    assert run("auth", env=env).returncode == 0
+    sandbox.clear_requests()
+
+    first = run("invoke", "echo-auth", env=env, input=b"first")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == b"first"
+    gateway = [r for r in sandbox.requests if r.origin == "gateway"]
+    assert [(r.method, r.path, r.status) for r in gateway] == [
+        ("POST", "/function/echo-auth", 401),
+        ("POST", "/oauth/token", 200),
+        ("POST", "/function/echo-auth", 200),
+    ]
+    sandbox.clear_requests()
+
+    warm = run("invoke", "echo-auth", env=env, input=b"warm")
+    assert warm.returncode == 0 and warm.stdout == b"warm"
+    assert [(r.path, r.status) for r in sandbox.requests] == [("/function/echo-auth", 200)]
+
+
+def test_exchange_token_works_with_another_http_client(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    assert run("auth", env=env).returncode == 0
+    result = run("exchange", "-a", "openfaas-fn:env-auth", "-o", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    token = json.loads(result.stdout)
+    assert token["audience"] == ["openfaas-fn:env-auth"] and token["cached"] is False
+    answer = httpx.get(f"{sandbox.gateway_url}/function/env-auth",
+                       headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert answer.status_code == 200
+    assert answer.json()["claims"]["function"]["audience"] == ["openfaas-fn:env-auth"]
+    again = run("exchange", "-a", "openfaas-fn:env-auth", "-o", "json", env=env)
+    assert json.loads(again.stdout)["cached"] is True
+
+
+def test_status_and_logout(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    assert run("status", env=env).returncode == 4
+    assert run("auth", env=env).returncode == 0
+    status = run("status", "--json", env=env)
+    assert status.returncode == 0
+    assert json.loads(status.stdout)["logins"][0]["issuer"] == sandbox.authority
+    assert sandbox.client_secret.encode() not in status.stdout + status.stderr
+    assert run("logout", env=env).returncode == 0
+    assert run("status", env=env).returncode == 4
+
+
+def test_device_grant_with_auto_approve() -> None:
+    with Sandbox(auto_approve=True) as sb:
+        env = {**sb.env(), "FAASAUTH_CLIENT_ID": sb.public_client_id}
+        del env["FAASAUTH_CLIENT_SECRET"]
+        result = run("auth", env=env)
+        assert result.returncode == 0, result.stderr
+        assert b"enter the code:" in result.stderr
+        invoked = run("invoke", "env-auth", "-m", "GET", env=env)
+        assert invoked.returncode == 0, invoked.stderr
+        assert json.loads(invoked.stdout)["claims"]["sub"].startswith("fed:")
+
+
+def test_device_grant_approved_on_the_html_page(sandbox: Sandbox) -> None:
+    env = {**sandbox.env(), "FAASAUTH_CLIENT_ID": sandbox.public_client_id,
+           "PYTHONUNBUFFERED": "1"}
+    del env["FAASAUTH_CLIENT_SECRET"]
+    process = subprocess.Popen([sys.executable, "-m", "faasauth", "auth"],
+                               env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    found = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if USER_CODE.search(line):
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(30), "".join(lines)
+    user_code = next(m.group(1) for line in lines if (m := USER_CODE.search(line)))
+    verification = next(line.split("open ", 1)[1].split(" and")[0]
+                        for line in lines if "enter the code" in line)
+    page = httpx.get(verification, params={"user_code": user_code})
+    assert page.status_code == 200 and 'name="user_code"' in page.text
+    approved = httpx.post(verification, data={"user_code": user_code, "login": "bob",
+                                              "action": "approve"})
+    assert approved.status_code == 200
+    assert process.wait(30) == 0, "".join(lines)
+    status = run("status", "--json", env=env)
+    assert json.loads(status.stdout)["logins"][0]["subject"] == "bob"
+
+
+def test_refused_exchange_and_forbidden_function(tmp_path: Path) -> None:
+    iam = tmp_path / "iam.yaml"
+    iam.write_text(DENY_ALL_BUT_ECHO)
+    with Sandbox(iam=str(iam)) as sb:
+        env = sb.env()
+        assert run("auth", env=env).returncode == 0
+        assert run("invoke", "echo-auth", env=env, input="ok").stdout == b"ok"
+        forbidden = run("invoke", "env-auth", env=env)
+        assert forbidden.returncode == 4
+        assert b"insufficient permissions" in forbidden.stderr
+        assert forbidden.stdout == b""
+
+
+def test_async_invoke_with_auth(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    assert run("auth", env=env).returncode == 0
+    result = run("invoke", "echo-auth", "--async", "--auth", env=env, input="later")
+    assert result.returncode == 0, result.stderr
+    assert b"Function submitted asynchronously." in result.stderr
+    assert sandbox.wait_async()
+    assert [c["status"] for c in sandbox.async_calls] == [200]
+
+
+def test_open_function_needs_no_login(sandbox: Sandbox) -> None:
+    env = {"OPENFAAS_URL": sandbox.gateway_url}
+    result = run("invoke", "echo", env=env, input=bytes(range(256)))
+    assert result.returncode == 0
+    assert result.stdout == bytes(range(256))
+    assert sandbox.count("/oauth/token") == 0

@@ -1,0 +1,163 @@
+"""Shell completion: committed scripts match the code, and real shells complete with them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faasauth.completion import SHELLS, completion_script, scan_stack_file
+
+REPO = Path(__file__).resolve().parents[1]
+COMPLETIONS = REPO / "completions"
+STACK = """\
+version: 1.0
+provider:
+  name: openfaas
+  gateway: http://127.0.0.1:8080
+functions:
+  figlet:
+    lang: dockerfile
+    image: ghcr.io/openfaas/figlet:latest
+    namespace: staging
+  # a comment between functions
+  nodeinfo:
+    image: ghcr.io/openfaas/nodeinfo:latest
+    environment:
+      jwt_auth: "true"
+configuration:
+  templates:
+    - name: golang-middleware
+"""
+
+
+def shell_env(home: Path) -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"],
+            "FAASAUTH_HOME": str(home)}
+
+
+def remember(home: Path, gateway: str, *targets: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    state = {"version": 1, "gateways": {gateway: {t: {"since": 1.0} for t in targets}}}
+    (home / "remembered-functions.json").write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_committed_script_is_what_the_code_generates(shell: str) -> None:
+    committed = (COMPLETIONS / SHELLS[shell]).read_text()
+    assert completion_script(shell) == committed, (
+        f"completions/{SHELLS[shell]} drifted: regenerate it with "
+        f"`faasauth completion {shell} > completions/{SHELLS[shell]}`"
+    )
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_completion_command_prints_the_committed_file(shell: str, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "faasauth", "completion", shell],
+                            capture_output=True, text=True, env=shell_env(tmp_path), check=True)
+    assert result.stdout == (COMPLETIONS / SHELLS[shell]).read_text()
+
+
+def test_stack_scan_finds_functions_and_namespaces(tmp_path: Path) -> None:
+    (tmp_path / "stack.yml").write_text(STACK)
+    assert scan_stack_file(tmp_path) == (["figlet", "nodeinfo"], ["staging"])
+    assert scan_stack_file(tmp_path / "missing") == ([], [])
+
+
+def bash_complete(words: list[str], cwd: Path, home: Path) -> list[str]:
+    script = f"""
+source {COMPLETIONS / 'faasauth.bash'}
+COMP_WORDS=({' '.join(repr(w) if w else "''" for w in words)})
+COMP_CWORD={len(words) - 1}
+_faasauth_completion faasauth
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    result = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], cwd=cwd,
+                            capture_output=True, text=True, env=shell_env(home), timeout=30)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line]
+
+
+def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert bash_complete(["faasauth", "inv"], tmp_path, home) == ["invoke"]
+    assert "exchange" in bash_complete(["faasauth", ""], tmp_path, home)
+    assert bash_complete(["faasauth", "exchange", "--out"], tmp_path, home) == ["--output"]
+    assert bash_complete(["faasauth", "exchange", "-o", ""], tmp_path, home) == [
+        "token", "header", "json"]
+    assert bash_complete(["faasauth", "completion", ""], tmp_path, home) == ["bash", "zsh", "fish"]
+
+
+def test_bash_completes_function_names_from_stack_and_memory(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "stack.yml").write_text(STACK)
+    remember(home, "http://127.0.0.1:8080", "openfaas-fn:env-auth", "dev:secret-fn")
+    offered = bash_complete(["faasauth", "invoke", ""], tmp_path, home)
+    assert offered == ["env-auth", "figlet", "nodeinfo", "secret-fn"]
+    assert bash_complete(["faasauth", "invoke", "fi"], tmp_path, home) == ["figlet"]
+    namespaces = bash_complete(["faasauth", "invoke", "figlet", "-n", ""], tmp_path, home)
+    assert namespaces == ["dev", "openfaas-fn", "staging"]
+    audiences = bash_complete(["faasauth", "exchange", "-a", ""], tmp_path, home)
+    assert audiences == ["dev:secret-fn", "openfaas-fn:env-auth"]
+
+
+def test_completion_stays_local_and_light(tmp_path: Path) -> None:
+    """A TAB imports none of the heavy modules and touches no network."""
+    home = tmp_path / "home"
+    remember(home, "http://127.0.0.1:8080", "openfaas-fn:env-auth")
+    probe = (
+        "import sys\n"
+        "from faasauth.cli import main\n"
+        "try:\n    main([])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('httpx', 'rich', 'keyring', 'jwt', 'yaml', 'socket')"
+        " if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    env = {**shell_env(home), "_FAASAUTH_COMPLETE": "bash_complete",
+           "COMP_WORDS": "faasauth invoke ", "COMP_CWORD": "2",
+           "OPENFAAS_URL": "http://203.0.113.1:8080"}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert "plain,env-auth" not in result.stdout  # other gateway: not offered
+    assert "HEAVY []" in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completes_with_the_committed_script(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "stack.yml").write_text(STACK)
+    script = f"source {COMPLETIONS / 'faasauth.fish'}; complete -C'faasauth inv'; " \
+             "complete -C'faasauth invoke fi'"
+    result = subprocess.run(["fish", "--no-config", "-c", script], cwd=tmp_path,
+                            capture_output=True, text=True, env=shell_env(home), timeout=30)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert lines == ["invoke", "figlet"]
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_loads_the_committed_script_and_gets_answers(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "stack.yml").write_text(STACK)
+    # compadd only works inside a completion widget; stand in for it to capture what the
+    # committed function would offer.
+    script = f"""
+autoload -U compinit && compinit -u -D
+source {COMPLETIONS / '_faasauth'}
+compadd() {{ print -rl -- "${{completions[@]}}" }}
+_describe() {{ print -rl -- "${{completions_with_descriptions[@]%%:*}}" }}
+words=(faasauth inv); CURRENT=2
+_faasauth_completion
+words=(faasauth invoke fi); CURRENT=3
+_faasauth_completion
+"""
+    result = subprocess.run(["zsh", "-f", "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, env=shell_env(home), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["invoke", "figlet"], result.stdout
