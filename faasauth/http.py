@@ -87,19 +87,62 @@ def _log_response(response: httpx.Response) -> None:
 def make_client(settings: Settings, **options: Any) -> httpx.Client:
     import httpx
 
-    verify: bool | ssl.SSLContext = settings.tls_verify
-    if settings.tls_verify and settings.cacert:
-        verify = ssl.create_default_context(cafile=settings.cacert)
     hooks: dict[str, list[Any]] = {"request": [], "response": []}
     if settings.verbose:
         hooks = {"request": [_log_request], "response": [_log_response]}
+    if "transport" not in options:  # tests pass a MockTransport
+        if _proxies_in_environment():
+            # httpx ignores proxy variables when given a transport: let it make its own.
+            options["verify"] = _tls_verification(settings)
+        else:
+            options["transport"] = _transport_per_scheme(settings)
     return httpx.Client(
-        verify=verify,
         timeout=httpx.Timeout(settings.timeout),
         trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, as every other CLI
         event_hooks=hooks,
         **options,
     )
+
+
+def _proxies_in_environment() -> bool:
+    import os
+
+    names = ("http_proxy", "https_proxy", "all_proxy")
+    return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
+
+
+def _tls_verification(settings: Settings) -> bool | ssl.SSLContext:
+    if settings.tls_verify and settings.cacert:
+        return ssl.create_default_context(cafile=settings.cacert)
+    return settings.tls_verify
+
+
+def _transport_per_scheme(settings: Settings) -> httpx.BaseTransport:
+    """A transport that sets TLS up only when an https:// URL is first requested.
+
+    Loading the CA bundle costs about 50 ms, a fifth of a warm `invoke`; a plain http://
+    gateway (a local one, or `gateway.openfaas:8080` inside a cluster) never needs it.
+    """
+    import httpx
+
+    class TransportPerScheme(httpx.BaseTransport):
+        def __init__(self) -> None:
+            self._transports: dict[bool, httpx.HTTPTransport] = {}
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            secure = request.url.scheme == "https"
+            transport = self._transports.get(secure)
+            if transport is None:
+                # verify=False for plain http: that transport never starts TLS.
+                verify = _tls_verification(settings) if secure else False
+                transport = self._transports[secure] = httpx.HTTPTransport(verify=verify)
+            return transport.handle_request(request)
+
+        def close(self) -> None:
+            for transport in self._transports.values():
+                transport.close()
+
+    return TransportPerScheme()
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
