@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TextIO
 
 PREFIX = "faasauth"
 
@@ -12,10 +13,11 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-def plain_output() -> bool:
-    """True where decoration (colour, spinners, panels) must not be used."""
+def plain_output(stream: TextIO | None = None) -> bool:
+    """True where decoration (colour, spinners, panels) must not be used on `stream`
+    (stderr, where messages for people go, unless told otherwise)."""
     return (
-        not stderr_is_terminal()
+        not (stream or sys.stderr).isatty()
         or "NO_COLOR" in os.environ
         or os.environ.get("TERM", "") == "dumb"
     )

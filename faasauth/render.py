@@ -84,7 +84,7 @@ def print_status(status: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
         return
-    if sys.stdout.isatty() and not plain_output():
+    if not plain_output(sys.stdout):
         _print_status_rich(status)
         return
     sys.stdout.write("\n".join(_status_lines(status)) + "\n")
@@ -98,18 +98,32 @@ def _print_status_rich(status: dict[str, Any]) -> None:
     store = status["store"]
     console.print(f"[bold]Gateway[/] {status['gateway']}")
     console.print(f"[bold]Token store[/] {store['backend']} ({store['reason']}) in {store['location']}")
-    logins = Table("", "Gateway", "Issuer", "Subject", "Grant", "Expires", "Refreshable", "Token",
-                   title="Logins", title_justify="left")
-    for login in status["logins"]:
-        logins.add_row(
-            "*" if login["gateway"] == status["gateway"] else "",
-            login["gateway"], login["issuer"] or "-", login["subject"] or "-", login["grant"],
-            _duration(login["expires_in"]), "yes" if login["refreshable"] else "no", login["token"],
-        )
-    console.print(logins)
-    tokens = Table("Gateway", "Audience", "Left", "Token", title="Function tokens",
-                   title_justify="left")
-    for item in status["function_tokens"]:
-        tokens.add_row(item["gateway"], ",".join(item["audience"]) or "(any)",
-                       _duration(item["expires_in"]), item["token"])
-    console.print(tokens)
+
+    def table(title: str, *columns: str) -> Table:
+        # URLs and masked tokens are folded, never cut: a truncated URL tells nothing.
+        result = Table(title=title, title_justify="left", title_style="bold")
+        for column in columns:
+            result.add_column(column, overflow="fold")
+        return result
+
+    if status["logins"]:
+        logins = table("Logins", "", "Gateway", "Issuer", "Subject", "Grant", "Expires",
+                       "Refreshable", "Token")
+        for login in status["logins"]:
+            logins.add_row(
+                "*" if login["gateway"] == status["gateway"] else "",
+                login["gateway"], login["issuer"] or "-", login["subject"] or "-",
+                login["grant"], _duration(login["expires_in"]),
+                "yes" if login["refreshable"] else "no", login["token"],
+            )
+        console.print(logins)
+    else:
+        console.print("[bold]Logins[/] none (run: faasauth auth)")
+    if status["function_tokens"]:
+        tokens = table("Function tokens", "Gateway", "Audience", "Left", "Token")
+        for item in status["function_tokens"]:
+            tokens.add_row(item["gateway"], ",".join(item["audience"]) or "(any)",
+                           _duration(item["expires_in"]), item["token"])
+        console.print(tokens)
+    else:
+        console.print("[bold]Function tokens[/] none")
