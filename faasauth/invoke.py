@@ -19,7 +19,6 @@ body and the output stream; `faasauth.commands.invoke` wires the real ones.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import quote

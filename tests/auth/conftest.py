@@ -14,22 +14,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from auth.helpers import CliResult, IdP
+from cli_support import cli_runner
 
 
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    from faasauth.cli import main
-
-    def run(*args: str) -> CliResult:
-        capsys.readouterr()  # drop anything printed before
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        out, err = capsys.readouterr()
-        code = exited.value.code
-        assert isinstance(code, int), code
-        return CliResult(code, out, err)
-
-    return run
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    return cli_runner(capsys, monkeypatch)
 
 
 @pytest.fixture

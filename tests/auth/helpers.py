@@ -6,7 +6,7 @@ import base64
 import json
 import socket
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote_plus
 
 from pytest_httpserver import HTTPServer
@@ -16,22 +16,7 @@ from faasauth.context import Context
 from faasauth.device_grant import DeviceCode
 from faasauth.settings import resolve_settings
 
-
-class CliResult(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def make_jwt(claims: dict[str, Any]) -> str:
-    head = {"alg": "RS256", "typ": "JWT", "kid": "test-key"}
-    return ".".join(
-        [_b64(json.dumps(head).encode()), _b64(json.dumps(claims).encode()), _b64(b"s" * 64)]
-    )
+from cli_support import CliResult, make_jwt  # noqa: F401 - re-exported to the suite
 
 
 class IdP:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -89,8 +87,7 @@ def test_an_opaque_token_is_kept_with_an_unknown_expiry(
 def test_token_from_stdin(run_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch,
                           isolated_environment: Path) -> None:
     token = jwt_expiring_in(600)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(token + "\n"))
-    result = run_cli("auth", "--token-file", "-")
+    result = run_cli("auth", "--token-file", "-", stdin=token + "\n")
     assert result.code == 0, result.err
     assert stored_login_entry(isolated_environment)["id_token"] == token
 

@@ -9,56 +9,26 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator
 
 import pytest
 from werkzeug import Request, Response
+
+from cli_support import CliResult, cli_runner, make_jwt  # noqa: F401 - re-exported to the suite
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 HEAVY_MODULES = ("httpx", "httpcore", "rich", "keyring", "jwt", "yaml", "cryptography")
 
 
-class CliResult(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def make_jwt(claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
-    head = header or {"alg": "RS256", "typ": "JWT", "kid": "test-key"}
-    return ".".join(
-        [_b64(json.dumps(head).encode()), _b64(json.dumps(claims).encode()), _b64(b"sig" * 12)]
-    )
-
-
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
-    """Run `faasauth.cli.main(argv)` in this process, as the console script would."""
-    from faasauth import cli
-
-    def run(*args: object, stdin: str | None = None) -> CliResult:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin if stdin is not None else ""))
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as info:
-            cli.main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        code = info.value.code
-        assert isinstance(code, int), f"sys.exit got {code!r}, not an int"
-        return CliResult(code, out, err)
-
-    return run
+    return cli_runner(capsys, monkeypatch)
 
 
 def subprocess_env(**extra: str | None) -> dict[str, str]:

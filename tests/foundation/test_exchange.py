@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from werkzeug import Request, Response
 
 from faasauth.context import Context
 from faasauth.exchange import function_token_key, obtain_function_token
