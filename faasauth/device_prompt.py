@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from faasauth.console import plain_output, say
 from faasauth.device_grant import DeviceCode
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 
 def _minutes(seconds: float) -> str:
@@ -79,7 +82,7 @@ class TerminalPrompt:
         self.console = Console(stderr=True)
         self.clock = clock
         self.opener = opener
-        self._status: object | None = None
+        self._status: Status | None = None
 
     def show(self, code: DeviceCode) -> None:
         from rich.panel import Panel
@@ -95,21 +98,21 @@ class TerminalPrompt:
             body.append(code.verification_uri_complete, style="underline")
         self.console.print(Panel(body, title="Sign in to continue", expand=False))
         _open_link(code, self.opener)
-        self._status = self.console.status("Waiting for approval…")
-        self._status.start()  # type: ignore[attr-defined]
+        status = self._status = self.console.status("Waiting for approval…")
+        status.start()
 
     def wait(self, seconds: float, deadline: float) -> None:
         end = self.clock() + seconds
         while (now := self.clock()) < end:
             if self._status is not None:
-                self._status.update(  # type: ignore[attr-defined]
+                self._status.update(
                     f"Waiting for approval… {_minutes(deadline - now)} left"
                 )
             time.sleep(min(0.25, end - now))
 
     def close(self, approved: bool) -> None:
         if self._status is not None:
-            self._status.stop()  # type: ignore[attr-defined]
+            self._status.stop()
             self._status = None
         if approved:
             self.console.print("[green]Approved.[/]")

@@ -7,7 +7,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeGuard
 
 Clock = Callable[[], float]
 system_clock: Clock = time.time
@@ -46,7 +46,7 @@ def expires_at_from(response: Mapping[str, Any], token: str, now: float) -> floa
     return None
 
 
-def _finite_number(value: Any) -> bool:
+def _finite_number(value: Any) -> TypeGuard[int | float]:
     # Python's json accepts NaN and Infinity (and 1e999 is inf): a token must not be
     # cached forever, nor crash the rendering of its expiry, because of one.
     # (NaN compares false; a huge int compares exactly, where float() would overflow.)
