@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from faasauth.context import Context
-from faasauth.errors import LoginFailed, MalformedResponse
+from faasauth.errors import LoginFailed, MalformedResponse, TransientFailure
 from faasauth.oidc import GRANT_DEVICE_CODE, Client, OAuthError, post_form
 
 DEFAULT_INTERVAL = 5.0  # RFC 8628 3.2
 SLOW_DOWN_STEP = 5.0  # RFC 8628 3.5
+TRANSIENT_FAILURES_TOLERATED = 3  # consecutive network/5xx failures while polling
 FINAL_ERRORS = {
     "access_denied": "the request was denied",
     "expired_token": "the device code expired before it was approved",
@@ -112,6 +113,7 @@ class DeviceGrant:
 
     def _poll(self, code: DeviceCode, deadline: float) -> dict[str, Any]:
         interval = code.interval
+        failures = 0
         while True:
             if self.clock() + interval > deadline:
                 raise LoginFailed(
@@ -120,7 +122,16 @@ class DeviceGrant:
                 )
             self.prompt.wait(interval, deadline)
             form = {"grant_type": GRANT_DEVICE_CODE, "device_code": code.device_code}
-            result = post_form(self.ctx, self.token_endpoint, form, self.client, "login")
+            try:
+                result = post_form(self.ctx, self.token_endpoint, form, self.client, "login")
+            except TransientFailure:
+                # The person may be approving right now: a passing network or server fault
+                # must not throw their login away. Several in a row end it.
+                failures += 1
+                if failures >= TRANSIENT_FAILURES_TOLERATED:
+                    raise
+                continue
+            failures = 0
             if not isinstance(result, OAuthError):
                 if not isinstance(result.get("access_token"), str):
                     raise MalformedResponse("login failed: the token answer has no access_token")

@@ -181,13 +181,26 @@ def test_unknown_oauth_error_while_polling_stops(idp: IdP, clock: FakeClock,
     assert failed.value.message == "login failed: invalid_client: say invalid_client"
 
 
-def test_server_error_while_polling_is_transient(idp: IdP, clock: FakeClock,
-                                                 prompt: RecordingPrompt) -> None:
-    script(idp, device_answer(), pending(), ({"error": "server_error"}, 503))
+def test_server_errors_while_polling_end_the_login_when_they_persist(
+    idp: IdP, clock: FakeClock, prompt: RecordingPrompt
+) -> None:
+    unavailable = ({"error": "server_error"}, 503)
+    script(idp, device_answer(), pending(), unavailable, unavailable, unavailable, TOKENS)
     with pytest.raises(TransientFailure) as failed:
         grant(idp, clock, prompt).run()
     assert failed.value.exit_code == ExitCode.TRANSIENT
     assert prompt.closed == [False]
+    assert prompt.waits == [5.0] * 4  # pending, then three failures in a row: no fifth poll
+
+
+def test_a_passing_server_error_while_polling_is_survived(
+    idp: IdP, clock: FakeClock, prompt: RecordingPrompt
+) -> None:
+    unavailable = ({"error": "server_error"}, 503)
+    script(idp, device_answer(), pending(), unavailable, unavailable, pending(), unavailable,
+           TOKENS)
+    assert grant(idp, clock, prompt).run()["access_token"] == "at-0123456789"
+    assert prompt.closed == [True]
 
 
 def test_success_without_access_token_is_malformed(idp: IdP, clock: FakeClock,
