@@ -19,8 +19,9 @@ body and the output stream; `faasauth.commands.invoke` wires the real ones.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Protocol
 from urllib.parse import quote
 
 from faasauth.challenge import is_function_invoke_challenge
@@ -155,7 +156,6 @@ class Invoker:
         self.out = out
         self.url = invocation.url(settings.gateway)
         self.requests = 0
-        self.reader_left = False  # stdout's reader went away (a broken pipe)
         self._warned_plain_http = False
 
     # -- the flow ------------------------------------------------------------------------
@@ -222,10 +222,20 @@ class Invoker:
 
     # -- one request ---------------------------------------------------------------------
 
-    def _send(self, token: ObtainedToken | None, payload: Payload) -> httpx.Response:
+    @contextmanager
+    def _transport_errors(self) -> Iterator[None]:
+        """httpx's failures, wherever they surface (connect, send, read), as faasauth's."""
         import httpx
 
         from faasauth.http import transport_failure
+
+        try:
+            yield
+        except httpx.HTTPError as exc:
+            raise transport_failure(exc, f"invoke {self.inv.target}", self.settings) from exc
+
+    def _send(self, token: ObtainedToken | None, payload: Payload) -> httpx.Response:
+        import httpx
 
         headers = httpx.Headers(list(self.inv.headers))
         if token is not None:
@@ -244,10 +254,8 @@ class Invoker:
             content=content,  # type: ignore[arg-type]
         )
         self.requests += 1
-        try:
+        with self._transport_errors():
             return self.client.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPError as exc:
-            raise transport_failure(exc, f"invoke {self.inv.target}", self.settings) from exc
 
     def _warn_plain_http(self) -> None:
         from urllib.parse import urlsplit
@@ -266,19 +274,13 @@ class Invoker:
             response.close()
 
     def _read_some(self, response: httpx.Response, limit: int = REASON_BYTES) -> bytes:
-        import httpx
-
-        from faasauth.http import transport_failure
-
         parts, total = [], 0
-        try:
+        with self._transport_errors():
             for chunk in response.iter_bytes():
                 parts.append(chunk)
                 total += len(chunk)
                 if total >= limit:
                     break
-        except httpx.HTTPError as exc:
-            raise transport_failure(exc, f"invoke {self.inv.target}", self.settings) from exc
         return b"".join(parts)[:limit]
 
     # -- the answer ----------------------------------------------------------------------
@@ -322,33 +324,25 @@ class Invoker:
     def _copy(self, response: httpx.Response) -> None:
         """The answer's body to the output, as it arrives.
 
-        When the reader goes away (`| head`), the copy just stops: click would turn a
-        BrokenPipeError raised inside a command into exit 1; cli.main's final flush then
-        finds the pipe closed and points stdout at /dev/null.
+        When the reader goes away (`| head`) the copy just stops, and the answer's status
+        still decides the exit code; cli.main's final flush points stdout at /dev/null.
         """
-        import httpx
-
-        from faasauth.http import transport_failure
-
         chunks = response.iter_bytes() if self.inv.decode else response.iter_raw()
         write = self.out.write
-        try:
-            for chunk in chunks:
-                write(chunk)
-            self.out.flush()
-        except BrokenPipeError:
-            self.reader_left = True
-        except httpx.HTTPError as exc:
-            raise transport_failure(exc, f"invoke {self.inv.target}", self.settings) from exc
+        with self._transport_errors():
+            try:
+                for chunk in chunks:
+                    write(chunk)
+                self.out.flush()
+            except BrokenPipeError:
+                pass
 
     @staticmethod
     def _first_line(data: bytes, sent: str | None) -> str:
         from faasauth.http import first_line
-        from faasauth.tokens import redact_tokens
 
         # The watchdog echoes a refused token back ("invalid JWT token: <token>").
-        text = redact_tokens(data.decode("utf-8", "replace"), sent)
-        return first_line(text)
+        return first_line(data.decode("utf-8", "replace"), secrets=(sent,))
 
     def _refusal_hint(self, status: int, sent: str | None, challenged: bool) -> str | None:
         target = self.inv.token_audience
