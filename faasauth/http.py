@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 import sys
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from faasauth.console import say
@@ -45,10 +45,6 @@ SECRET_FIELDS = frozenset(
 )
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "<redacted>"
-
-
-def redact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (REDACTED if k in SECRET_FIELDS else v) for k, v in fields.items()}
 
 
 def redact_header(name: str, value: str) -> str:
