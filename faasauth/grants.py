@@ -127,7 +127,7 @@ def login_from_token(ctx: Context, token: str) -> Login:
 def renew(ctx: Context, login: Login) -> Login:
     """A renewed login: the refresh token first, then a new client-credentials grant
     when the secret is in the environment. Raises; never touches the stored entry."""
-    from faasauth.client_secret import read_client_secret
+    from faasauth.secret_input import read_client_secret
 
     # A login made as a public client stays one: a secret in the environment may belong to
     # another client, and must not be sent (or recorded as this login's method).

@@ -36,7 +36,7 @@ def run_auth(
 
     external = None
     if token_file:
-        from faasauth.subject import read_token_file
+        from faasauth.secret_input import read_token_file
 
         external = read_token_file(token_file)
     elif (ctx.env.get("FAASAUTH_ID_TOKEN") or "").strip():
@@ -45,7 +45,7 @@ def run_auth(
     if external is not None:
         login = login_from_token(ctx, external)
     else:
-        from faasauth.client_secret import read_client_secret
+        from faasauth.secret_input import read_client_secret
         from faasauth.device_prompt import make_prompt
 
         request = LoginRequest(

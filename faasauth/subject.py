@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,6 +13,7 @@ from typing import Callable
 from faasauth.context import Context
 from faasauth.errors import NotLoggedIn, UsageFailure
 from faasauth.login import Login, login_key
+from faasauth.secret_input import read_token_file
 from faasauth.settings import normalise_gateway
 
 LOGIN_HINT = "run: faasauth auth --authority ISSUER_URL --client-id ID"
@@ -34,22 +34,6 @@ def _token_identity(token: str) -> str:
 
 def _fixed(description: str, token: str) -> SubjectSource:
     return SubjectSource(description, _token_identity(token), lambda: token)
-
-
-def read_token_file(path: str) -> str:
-    """A token from a file or `-` (stdin); surrounding whitespace is dropped."""
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise UsageFailure(f"cannot read the token file {path}: {reason}") from exc
-    token = text.strip()
-    if not token or any(c.isspace() for c in token):
-        raise UsageFailure(f"the token file {path} does not hold a single token")
-    return token
 
 
 def load_login(ctx: Context) -> Login | None:
