@@ -72,9 +72,9 @@ def _login_from(
     )
 
 
-def _client_credentials(ctx: Context, request: LoginRequest, endpoints: ProviderEndpoints) -> Login:
-    assert request.client_id and request.client_secret
-    client = _client(request.client_id, request.client_secret, endpoints)
+def _client_credentials(
+    ctx: Context, request: LoginRequest, endpoints: ProviderEndpoints, client: Client
+) -> Login:
     form: dict[str, Any] = {"grant_type": GRANT_CLIENT_CREDENTIALS}
     if request.chosen_scope:
         form["scope"] = request.chosen_scope
@@ -103,10 +103,10 @@ def log_in(
         device_url=request.device_url,
         need_device=grant == "device",
     )
-    if grant == "client_credentials":
-        return _client_credentials(ctx, request, endpoints)
-    assert endpoints.device_endpoint is not None
     client = _client(request.client_id, request.client_secret, endpoints)
+    if grant == "client_credentials":
+        return _client_credentials(ctx, request, endpoints, client)
+    assert endpoints.device_endpoint is not None
     device = DeviceGrant(
         ctx, endpoints.device_endpoint, endpoints.token_endpoint, client,
         request.chosen_scope, prompt(),
@@ -142,10 +142,11 @@ def renew(ctx: Context, login: Login) -> Login:
     )
     can_grant_again = login.grant == "client_credentials" and bool(secret)
     problem = "it cannot be renewed"
+    # The method that worked at login time, without another discovery round trip.
+    method = login.auth_method or ("client_secret_basic" if secret else "none")
+    client = Client(login.client_id or "", secret, method)
     if login.refresh_token and login.token_endpoint and login.client_id:
         endpoints = ProviderEndpoints(login.token_endpoint)
-        method = login.auth_method or ("client_secret_basic" if secret else "none")
-        client = Client(login.client_id, secret, method)
         form = {"grant_type": GRANT_REFRESH_TOKEN, "refresh_token": login.refresh_token}
         result = post_form(ctx, login.token_endpoint, form, client, "login refresh")
         if not isinstance(result, OAuthError) and isinstance(result.get("access_token"), str) \
@@ -163,13 +164,7 @@ def renew(ctx: Context, login: Login) -> Login:
             f"its refresh was refused ({result.message()})"
             if isinstance(result, OAuthError) else "its refresh gave no access_token"
         )
-    if can_grant_again and login.token_endpoint:
-        return _client_credentials(ctx, request, ProviderEndpoints(login.token_endpoint,
-                                   auth_methods=_methods_for(login.auth_method)))
+    if can_grant_again and login.token_endpoint and login.client_id:
+        return _client_credentials(ctx, request, ProviderEndpoints(login.token_endpoint), client)
     raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}",
                       hint=LOGIN_HINT)
-
-
-def _methods_for(auth_method: str | None) -> tuple[str, ...]:
-    # Reuse the method that worked at login time, without another discovery round trip.
-    return (auth_method,) if auth_method and auth_method != "none" else ()
