@@ -92,17 +92,19 @@ class Home:
     def __init__(self, path: Path, *, lock_timeout: float = 90.0) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
-        self._ready = False
+        self._ready: set[str] = set()
 
     def ensure(self) -> Path:
-        if not self._ready:
-            ensure_private_dir(self.path)
-            self._ready = True
-        return self.path
+        return self.subdir("")
 
     def subdir(self, name: str) -> Path:
-        path = self.ensure() / name
-        ensure_private_dir(path)
+        """The home (or a directory in it), made private once per process."""
+        path = self.path / name if name else self.path
+        if name not in self._ready:
+            if name:
+                self.ensure()
+            ensure_private_dir(path)
+            self._ready.add(name)
         return path
 
     def lock(self, key: str) -> FileLock:

@@ -5,10 +5,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from faasauth.context import Context
 from faasauth.errors import NotLoggedIn, UsageFailure
@@ -52,7 +51,7 @@ def _login_source(ctx: Context, login: Login) -> SubjectSource:
     return SubjectSource(f"the stored login for {login.gateway}", login.identity, fetch)
 
 
-def faas_cli_config_path(env: dict[str, str] | os._Environ[str]) -> Path:
+def faas_cli_config_path(env: Mapping[str, str]) -> Path:
     # faas-cli reads OPENFAAS_CONFIG as its config directory; accept a file path too.
     configured = env.get("OPENFAAS_CONFIG")
     if configured:
@@ -63,7 +62,7 @@ def faas_cli_config_path(env: dict[str, str] | os._Environ[str]) -> Path:
 
 def faas_cli_token(ctx: Context) -> str | None:
     """The `auth: oauth2` token faas-cli keeps for this gateway, if any."""
-    path = faas_cli_config_path(ctx.env)  # type: ignore[arg-type]
+    path = faas_cli_config_path(ctx.env)
     if not path.is_file():
         return None
     import yaml
