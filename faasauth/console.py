@@ -9,10 +9,6 @@ from typing import TextIO
 PREFIX = "faasauth"
 
 
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
-
-
 def plain_output(stream: TextIO | None = None) -> bool:
     """True where decoration (colour, spinners, panels) must not be used on `stream`
     (stderr, where messages for people go, unless told otherwise)."""

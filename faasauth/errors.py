@@ -35,11 +35,12 @@ class FaasauthError(Exception):
     """Root of every error faasauth reports on purpose."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    default_hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = hint if hint is not None else self.default_hint
 
 
 class FunctionFailed(FaasauthError):
@@ -63,7 +64,7 @@ class Refused(FaasauthError):
 
 
 class NotLoggedIn(Refused):
-    pass
+    default_hint = "run: faasauth auth --authority ISSUER_URL --client-id ID"
 
 
 class LoginFailed(Refused):

@@ -23,7 +23,6 @@ from faasauth.tokens import unverified_claims
 
 GRANTS = ("client_credentials", "device")
 DEVICE_DEFAULT_SCOPE = "openid offline_access"
-LOGIN_HINT = "run: faasauth auth --authority ISSUER_URL --client-id ID"
 
 
 @dataclass(frozen=True)
@@ -166,5 +165,4 @@ def renew(ctx: Context, login: Login) -> Login:
         )
     if can_grant_again and login.token_endpoint and login.client_id:
         return _client_credentials(ctx, request, ProviderEndpoints(login.token_endpoint), client)
-    raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}",
-                      hint=LOGIN_HINT)
+    raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}")

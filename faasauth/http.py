@@ -6,7 +6,6 @@ from __future__ import annotations
 import ssl
 import sys
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from faasauth.console import say
 from faasauth.errors import TransientFailure
@@ -139,12 +138,6 @@ def _transport_per_scheme(settings: Settings) -> httpx.BaseTransport:
                 transport.close()
 
     return TransportPerScheme()
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def transport_failure(exc: Exception, what: str, settings: Settings) -> TransientFailure:

@@ -15,7 +15,6 @@ from faasauth.login import Login, login_key
 from faasauth.secret_input import read_token_file
 from faasauth.settings import normalise_gateway
 
-LOGIN_HINT = "run: faasauth auth --authority ISSUER_URL --client-id ID"
 
 
 @dataclass
@@ -100,4 +99,4 @@ def find_subject(ctx: Context, token_file: str | None = None) -> SubjectSource:
     token = faas_cli_token(ctx)
     if token:
         return _fixed("faas-cli's config.yml", token)
-    raise NotLoggedIn(f"not logged in to {ctx.settings.gateway}", hint=LOGIN_HINT)
+    raise NotLoggedIn(f"not logged in to {ctx.settings.gateway}")
