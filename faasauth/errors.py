@@ -12,7 +12,7 @@
         └── FunctionRefused           a final 401/403 from the function
 
 Third-party exceptions (httpx, keyring, OSError) are translated into this tree where they
-are raised; `faasauth.cli.main` is the one place that prints a message and exits.
+are raised; `faasauth.cli.app.main` is the one place that prints a message and exits.
 Messages never contain secrets: build them from names and server error codes, not tokens.
 """
 

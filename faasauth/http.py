@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from faasauth.console import say
 from faasauth.errors import TransientFailure
-from faasauth.settings import Settings
-from faasauth.tokens import redact_tokens
+from faasauth.config.settings import Settings
+from faasauth.tokens.jwt import redact_tokens
 
 if TYPE_CHECKING:
     import httpx

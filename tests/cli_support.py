@@ -32,8 +32,8 @@ def make_jwt(claims: dict[str, Any], header: dict[str, Any] | None = None) -> st
 def cli_runner(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., CliResult]:
-    """Run `faasauth.cli.main(argv)` in this process, as the console script would."""
-    from faasauth import cli
+    """Run `faasauth.cli.app.main(argv)` in this process, as the console script would."""
+    from faasauth.cli import app as cli
 
     def run(*args: object, stdin: str | None = None) -> CliResult:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin if stdin is not None else ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from faasauth.cli import COMMANDS, cli
+from faasauth.cli.app import COMMANDS, cli
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -25,7 +25,7 @@ def test_every_command_help_has_an_example(name: str) -> None:
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from faasauth.cli import main
+    from faasauth.cli.app import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["no-such-command"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.completion import SHELLS, completion_script, scan_stack_file
+from faasauth.cli.completion import SHELLS, completion_script, scan_stack_file
 
 REPO = Path(__file__).resolve().parents[1]
 COMPLETIONS = REPO / "completions"
@@ -113,7 +113,7 @@ def test_completion_stays_local_and_light(tmp_path: Path) -> None:
     remember(home, "http://127.0.0.1:8080", "openfaas-fn:env-auth")
     probe = (
         "import sys\n"
-        "from faasauth.cli import main\n"
+        "from faasauth.cli.app import main\n"
         "try:\n    main([])\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in ('httpx', 'rich', 'keyring', 'jwt', 'yaml', 'socket')"
         " if m in sys.modules)\n"

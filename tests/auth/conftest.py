@@ -1,6 +1,6 @@
 """Fixtures for the `faasauth auth` unit tests: pytest-httpserver plays an odd IdP.
 
-- `run_cli(*args)`: `faasauth.cli.main` in-process -> CliResult(code, out, err).
+- `run_cli(*args)`: `faasauth.cli.app.main` in-process -> CliResult(code, out, err).
 - `idp`: an `IdP` (auth/helpers.py) around the session's pytest-httpserver.
 - `fake_device_prompt`: makes `faasauth auth` use a PlainPrompt whose sleep only records
   the waits (the list is the fixture's value).
@@ -29,7 +29,7 @@ def idp(httpserver: HTTPServer) -> IdP:
 
 @pytest.fixture
 def fake_device_prompt(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    from faasauth import device_prompt
+    from faasauth.cli import device_prompt
 
     waits: list[float] = []
     monkeypatch.setattr(

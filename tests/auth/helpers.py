@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, unquote_plus
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
-from faasauth.context import Context
-from faasauth.device_grant import DeviceCode
-from faasauth.settings import resolve_settings
+from faasauth.runtime import Context
+from faasauth.idp.device_code import DeviceCode
+from faasauth.config.settings import resolve_settings
 
 from cli_support import CliResult, make_jwt  # noqa: F401 - re-exported to the suite
 

@@ -17,10 +17,10 @@ from auth.helpers import (
     stored_files,
     stored_login_entry,
 )
-from faasauth.device_grant import DeviceCode, DeviceGrant
-from faasauth.device_prompt import PlainPrompt
+from faasauth.idp.device_code import DeviceCode, DeviceGrant
+from faasauth.cli.device_prompt import PlainPrompt
 from faasauth.errors import ExitCode, LoginFailed, MalformedResponse, TransientFailure
-from faasauth.oidc import Client
+from faasauth.idp.forms import Client
 
 DEVICE_CODE = "dc-secret-0123456789abcdef"
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -372,7 +372,7 @@ def test_command_interrupt_exits_130_and_stores_nothing(
     run_cli: Callable[..., CliResult], idp: IdP, monkeypatch: pytest.MonkeyPatch,
     isolated_environment: Path,
 ) -> None:
-    from faasauth import device_prompt
+    from faasauth.cli import device_prompt
 
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from auth.helpers import FakeClock, IdP, make_context, make_jwt, stored_files
-from faasauth.context import Context
+from faasauth.runtime import Context
 from faasauth.errors import ExitCode, MalformedResponse, NotLoggedIn, TransientFailure
-from faasauth.login import Login, login_key
-from faasauth.renewal import fresh_login
+from faasauth.tokens.login import Login, login_key
+from faasauth.flows.login import fresh_login
 
 GATEWAY = "http://127.0.0.1:8080"
 OBTAINED = 1_000_000.0

@@ -148,8 +148,8 @@ def test_secret_echoed_in_a_non_json_answer_is_not_repeated(
 def test_a_refresh_token_echoed_in_a_refusal_is_not_repeated(idp: IdP) -> None:
     from auth.helpers import FakeClock, make_context
     from faasauth.errors import NotLoggedIn
-    from faasauth.login import Login
-    from faasauth.renewal import fresh_login
+    from faasauth.tokens.login import Login
+    from faasauth.flows.login import fresh_login
 
     login = Login(gateway="http://127.0.0.1:8080", client_id="public", grant="device",
                   token_endpoint=idp.token_url, auth_method="none", id_token=ID_TOKEN,
@@ -164,7 +164,7 @@ def test_a_refresh_token_echoed_in_a_refusal_is_not_repeated(idp: IdP) -> None:
 
 
 def test_command_line_never_takes_a_secret() -> None:
-    from faasauth.commands.auth import command
+    from faasauth.cli.commands.auth import command
 
     names = {name for param in command.params for name in param.opts}
     assert "--client-secret" not in names and "--token" not in names

@@ -1,6 +1,6 @@
 """Shared helpers for the foundation tests.
 
-- `run_cli(*args, stdin=None)`: `faasauth.cli.main` in-process -> (code, out, err).
+- `run_cli(*args, stdin=None)`: `faasauth.cli.app.main` in-process -> (code, out, err).
 - `run_subprocess(*args, env=..., input=...)`: `python -m faasauth ...` in a real process.
 - `gateway`: a pytest-httpserver gateway whose /oauth/token mints numbered tokens.
 - `memory_keyring`: an in-memory keyring installed with `keyring.set_keyring`.
@@ -56,11 +56,11 @@ def run_subprocess(
     )
 
 
-# Runs faasauth.cli.main(argv) and reports, on the last stderr line, which heavy modules
+# Runs faasauth.cli.app.main(argv) and reports, on the last stderr line, which heavy modules
 # were imported by the time it finished.
 PROBE_SCRIPT = """
 import json, sys
-from faasauth import cli
+from faasauth.cli import app as cli
 code = 0
 try:
     cli.main(sys.argv[1:])
@@ -207,8 +207,8 @@ def store_login(
     **fields: Any,
 ) -> None:
     """Put a login for `gateway_url` in the file store, as `faasauth auth` would."""
-    from faasauth.login import Login, login_key
-    from faasauth.store import FileStore, Home
+    from faasauth.tokens.login import Login, login_key
+    from faasauth.store.backends import FileStore, Home
 
     now = time.time()
     login = Login(
@@ -223,9 +223,9 @@ def store_login(
 
 def store_function_token(home: Path, gateway_url: str, token: str, audience: list[str],
                          *, identity: str = "login|x", expires_in: float = 300) -> None:
-    from faasauth.exchange import function_token_key
-    from faasauth.store import FileStore, Home
-    from faasauth.tokens import FunctionToken
+    from faasauth.flows.exchange import function_token_key
+    from faasauth.store.backends import FileStore, Home
+    from faasauth.tokens.jwt import FunctionToken
 
     now = time.time()
     entry = FunctionToken(token, expires_at=now + expires_in, audience=audience, obtained_at=now)

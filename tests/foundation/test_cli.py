@@ -1,4 +1,4 @@
-"""CLI plumbing: `faasauth.cli.main` turns every outcome into one message and an exit code."""
+"""CLI plumbing: `faasauth.cli.app.main` turns every outcome into one message and an exit code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import faasauth.exchange
+import faasauth.flows.exchange
 from faasauth import __version__
 from faasauth.errors import (
     ExchangeRefused,
@@ -52,7 +52,7 @@ def test_faasauth_errors_become_one_message_and_their_code(
         raise error
 
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
-    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", fail)
+    monkeypatch.setattr(faasauth.flows.exchange, "obtain_function_token", fail)
     result = run_cli("exchange")
     assert result.code == code
     lines = result.err.splitlines()
@@ -66,7 +66,7 @@ def test_unexpected_exception_is_exit_5_without_traceback(run_cli, monkeypatch) 
         raise ZeroDivisionError("boom")
 
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
-    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", crash)
+    monkeypatch.setattr(faasauth.flows.exchange, "obtain_function_token", crash)
     result = run_cli("exchange")
     assert result.code == 5
     assert result.err.splitlines() == [
@@ -82,7 +82,7 @@ def test_unexpected_exception_with_verbose_shows_the_traceback(run_cli, monkeypa
         raise ZeroDivisionError("boom")
 
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
-    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", crash)
+    monkeypatch.setattr(faasauth.flows.exchange, "obtain_function_token", crash)
     result = run_cli(*(["-v", "exchange"] if flag_first else ["exchange", "--verbose"]))
     assert result.code == 5
     assert "Traceback" in result.err and "ZeroDivisionError: boom" in result.err
@@ -94,7 +94,7 @@ def test_keyboard_interrupt_is_130(run_cli, monkeypatch) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-123")
-    monkeypatch.setattr(faasauth.exchange, "obtain_function_token", interrupt)
+    monkeypatch.setattr(faasauth.flows.exchange, "obtain_function_token", interrupt)
     result = run_cli("exchange")
     assert result.code == 130
     assert "Traceback" not in result.err

@@ -13,10 +13,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from faasauth.context import Context
-from faasauth.exchange import function_token_key, obtain_function_token
-from faasauth.settings import resolve_settings
-from faasauth.subject import SubjectSource
+from faasauth.runtime import Context
+from faasauth.flows.exchange import function_token_key, obtain_function_token
+from faasauth.config.settings import resolve_settings
+from faasauth.flows.subject import SubjectSource
 from foundation.conftest import Gateway, make_jwt, snapshot, store_login
 
 SUBJECT = "opaque-subject-token-0123456789"  # opaque: not caught by JWT-shape redaction
@@ -561,8 +561,8 @@ def test_subject_sources_in_order(
     seen.append(gateway.forms[-1]["subject_token"])
     assert run_cli(*base).code == 0
     seen.append(gateway.forms[-1]["subject_token"])
-    from faasauth.login import login_key
-    from faasauth.store import FileStore, Home
+    from faasauth.tokens.login import login_key
+    from faasauth.store.backends import FileStore, Home
 
     monkeypatch.delenv("FAASAUTH_SUBJECT_TOKEN")
     assert run_cli(*base).code == 0
@@ -673,7 +673,7 @@ def test_unusable_expires_in_is_unknown_not_forever_nor_a_crash(
 
 
 def test_expires_at_from_unit() -> None:
-    from faasauth.tokens import expires_at_from
+    from faasauth.tokens.jwt import expires_at_from
 
     now = 1000.0
     assert expires_at_from({"expires_in": 300}, "x", now) == 1300.0

@@ -72,9 +72,9 @@ def test_working_keyring_is_chosen_and_used_across_processes(
 
 HANGING_DETECTION = """
 import sys
-import faasauth.keyring_store
-faasauth.keyring_store.PROBE_SECONDS = 0.5
-from faasauth import cli
+import faasauth.store.keyring_backend
+faasauth.store.keyring_backend.PROBE_SECONDS = 0.5
+from faasauth.cli import app as cli
 cli.main(sys.argv[1:])
 """
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.locking import FileLock, LockTimeout
+from faasauth.store.locking import FileLock, LockTimeout
 from foundation.conftest import Gateway, file_mode, subprocess_env
 
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from faasauth.locking import FileLock
+from faasauth.store.locking import FileLock
 lock = FileLock(Path(sys.argv[1]), timeout=5)
 lock.acquire()
 print("locked", flush=True)
@@ -72,11 +72,11 @@ def test_exchange_waiting_too_long_for_the_lock_is_exit_3(
     run_cli, gateway: Gateway, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process holds the exchange lock for this token; we give up with exit 3."""
-    import faasauth.store
-    from faasauth.context import Context
-    from faasauth.exchange import function_token_key
-    from faasauth.settings import resolve_settings
-    from faasauth.subject import find_subject
+    import faasauth.store.backends
+    from faasauth.runtime import Context
+    from faasauth.flows.exchange import function_token_key
+    from faasauth.config.settings import resolve_settings
+    from faasauth.flows.subject import find_subject
 
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "opaque-subject-token-1")
     ctx = Context(resolve_settings(gateway=gateway.url))
@@ -86,7 +86,7 @@ def test_exchange_waiting_too_long_for_the_lock_is_exit_3(
         env=subprocess_env(), stdout=subprocess.PIPE, text=True,
     )
     monkeypatch.setattr(
-        faasauth.store, "FileLock", lambda path, timeout: FileLock(path, timeout=0.3)
+        faasauth.store.backends, "FileLock", lambda path, timeout: FileLock(path, timeout=0.3)
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
@@ -105,8 +105,8 @@ WORKER = """
 import os, sys, time
 sys.modules["httpx._main"] = None  # httpx's own CLI (rich, pygments): not needed, slow
 import httpx  # loaded before the start line, so the workers really overlap
-import faasauth.commands.exchange, faasauth.exchange, faasauth.http, faasauth.subject
-from faasauth import cli
+import faasauth.cli.commands.exchange, faasauth.flows.exchange, faasauth.http, faasauth.flows.subject
+from faasauth.cli import app as cli
 go = sys.argv[1]
 open(go + ".ready.%d" % os.getpid(), "w").close()
 while not os.path.exists(go):
@@ -169,7 +169,7 @@ def test_32_processes_share_one_exchange(gateway: Gateway, home: Path, tmp_path:
 STRESS = """
 import os, sys, time
 from pathlib import Path
-from faasauth.store import FileStore, Home
+from faasauth.store.backends import FileStore, Home
 go, me = sys.argv[1], sys.argv[2]
 store = FileStore(Home(Path(os.environ["FAASAUTH_HOME"])))
 keys = ["login|http://gw-%d" % i for i in range(3)]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from faasauth.errors import UsageFailure
-from faasauth.settings import (
+from faasauth.config.settings import (
     DEFAULT_GATEWAY,
     DEFAULT_TIMEOUT,
     normalise_gateway,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.store import BACKEND_STATE, FileStore, Home
+from faasauth.store.backends import BACKEND_STATE, FileStore, Home
 from foundation.conftest import make_jwt, snapshot, store_function_token, store_login
 
 GW_A = "http://gw-a.example:8080"
@@ -114,8 +114,8 @@ class TestStatus:
     def test_keyring_backend_has_no_plain_file_warning(
         self, run_cli, memory_keyring, monkeypatch, home: Path
     ) -> None:
-        from faasauth.login import Login, login_key
-        from faasauth.store import open_store
+        from faasauth.tokens.login import Login, login_key
+        from faasauth.store.backends import open_store
 
         monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")
         open_store(Home(home), "keyring").put(
@@ -138,7 +138,7 @@ class TestStatus:
         assert data["store"]["reason"] == "no OS keyring backend is available (automatic choice)"
 
     def test_corrupt_login_does_not_break_status(self, run_cli, two_gateways: Path, home: Path) -> None:
-        from faasauth.login import login_key
+        from faasauth.tokens.login import login_key
 
         FileStore(Home(home))._path(login_key(GW_A)).write_text("{broken")
         result = run_cli("status", "--json", "-g", GW_A)
@@ -197,8 +197,8 @@ class TestLogout:
         assert foreign.read_text() == "mine"
 
     def test_keyring_backend(self, run_cli, memory_keyring, monkeypatch, home: Path) -> None:
-        from faasauth.login import Login, login_key
-        from faasauth.store import open_store
+        from faasauth.tokens.login import Login, login_key
+        from faasauth.store.backends import open_store
 
         monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")
         store = open_store(Home(home), "keyring")

@@ -11,9 +11,9 @@ from typing import Iterator
 
 import pytest
 
-from faasauth import keyring_store
+from faasauth.store import keyring_backend as keyring_store
 from faasauth.errors import TransientFailure
-from faasauth.store import (
+from faasauth.store.backends import (
     BACKEND_STATE,
     ENTRY_VERSION,
     FileStore,

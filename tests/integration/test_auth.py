@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from faasauth.context import Context
+from faasauth.runtime import Context
 from faasauth.errors import NotLoggedIn
-from faasauth.login import Login, login_key
-from faasauth.renewal import fresh_login
-from faasauth.settings import resolve_settings
-from faasauth.tokens import unverified_claims
+from faasauth.tokens.login import Login, login_key
+from faasauth.flows.login import fresh_login
+from faasauth.config.settings import resolve_settings
+from faasauth.tokens.jwt import unverified_claims
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from idp_support import (  # noqa: E402

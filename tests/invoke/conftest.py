@@ -41,7 +41,7 @@ def run_cli(
     capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Result]:
     """`faasauth invoke ...` in this process: `run_cli("env", input=b"hi")`."""
-    from faasauth.cli import main
+    from faasauth.cli.app import main
 
     def run(*args: str, input: bytes = b"") -> Result:  # noqa: A002
         capsysbinary.readouterr()

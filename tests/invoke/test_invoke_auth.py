@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.exchange import function_token_key
-from faasauth.remembered import STATE_FILE, RememberedFunctions
-from faasauth.store import FileStore, Home
+from faasauth.flows.exchange import function_token_key
+from faasauth.store.remembered import STATE_FILE, RememberedFunctions
+from faasauth.store.backends import FileStore, Home
 
 from .fake_gateway import REALM_HEADER, SUBJECT_TOKEN, FakeGateway
 
@@ -385,13 +385,13 @@ def test_token_never_follows_a_redirect(gateway: FakeGateway, run_cli) -> None:
 def test_plain_http_token_to_a_remote_host_warns(
     gateway: FakeGateway, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from faasauth.invoke import Invoker, is_loopback
+    from faasauth.flows.invoke import Invoker, is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("[::1]")
     assert not is_loopback("gateway.example.com") and not is_loopback("10.0.0.1")
     gateway.add("env")
     assert run_cli("env", "--auth").err == ""  # loopback: no warning
-    monkeypatch.setattr("faasauth.invoke.is_loopback", lambda host: False)
+    monkeypatch.setattr("faasauth.flows.invoke.is_loopback", lambda host: False)
     result = run_cli("env", "--auth")
     assert result.code == 0
     assert result.err == (

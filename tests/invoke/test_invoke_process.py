@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.remembered import STATE_FILE
-from faasauth.store import FileStore, Home
+from faasauth.store.remembered import STATE_FILE
+from faasauth.store.backends import FileStore, Home
 
 from .fake_gateway import FakeGateway
 from .processes import faasauth_process, stream_through
@@ -23,7 +23,7 @@ WATCH_MODULES = (
     "import atexit, sys\n"
     "atexit.register(lambda: sys.stderr.write('MODULES ' + ','.join(sorted(\n"
     f"    m for m in {HEAVY!r} if m in sys.modules)) + '\\n'))\n"
-    "from faasauth.cli import main\n"
+    "from faasauth.cli.app import main\n"
     "main(sys.argv[1:])\n"
 )
 

@@ -1,4 +1,4 @@
-"""The use case alone: faasauth.invoke.invoke with an httpx.MockTransport and fake collaborators."""
+"""The use case alone: faasauth.flows.invoke.invoke with an httpx.MockTransport and fake collaborators."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from faasauth.errors import NotLoggedIn
-from faasauth.exchange import ObtainedToken
-from faasauth.invoke import Invocation, invoke
-from faasauth.remembered import RememberedFunctions
-from faasauth.request_body import RequestBody
-from faasauth.settings import Settings
-from faasauth.store import Home
-from faasauth.tokens import FunctionToken
+from faasauth.flows.exchange import ObtainedToken
+from faasauth.flows.invoke import Invocation, invoke
+from faasauth.store.remembered import RememberedFunctions
+from faasauth.gateway.body import RequestBody
+from faasauth.config.settings import Settings
+from faasauth.store.backends import Home
+from faasauth.tokens.jwt import FunctionToken
 
 GATEWAY = "https://gw.example.com"
 CHALLENGE = {"WWW-Authenticate": "Bearer realm=IAM function invoke"}

@@ -12,10 +12,10 @@ from typing import Iterator
 
 import pytest
 
-from faasauth.challenge import is_function_invoke_challenge, parse_challenges
-from faasauth.remembered import STATE_FILE, RememberedFunctions
-from faasauth.request_body import RequestBody
-from faasauth.store import Home
+from faasauth.gateway.challenge import is_function_invoke_challenge, parse_challenges
+from faasauth.store.remembered import STATE_FILE, RememberedFunctions
+from faasauth.gateway.body import RequestBody
+from faasauth.store.backends import Home
 
 # -- challenges ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import faasauth
-from faasauth.commands.sandbox import command
+from faasauth.cli.commands.sandbox import command
 from faasauth.errors import UsageFailure
 from faasauth.sandbox import Sandbox
 
@@ -103,7 +103,7 @@ def test_serve_prints_exports_and_stops_cleanly(signum: int) -> None:
         [
             sys.executable,
             "-c",
-            "from faasauth.commands.sandbox import command; command(prog_name='faasauth sandbox')",
+            "from faasauth.cli.commands.sandbox import command; command(prog_name='faasauth sandbox')",
             "--auto-approve",
         ],
         stdout=subprocess.PIPE,

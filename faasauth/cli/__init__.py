@@ -1,0 +1,15 @@
+"""The command line: click only. Nothing outside this package imports it.
+
+    app            the `faasauth` group (commands loaded lazily) and main(): the one place
+                   an error becomes a message and an exit code
+    options        options shared by several commands, and building the Runtime
+    params         click parameter types: -H, --query, --audience
+    completion     shell completion scripts and the values TAB asks for
+    render         what commands print on stdout (tokens, status)
+    device_prompt  the device-grant prompt on stderr, and the browser rule
+    commands/      one module per command: options -> one request -> one flow -> render
+"""
+
+from faasauth.cli.app import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,124 @@
+"""The `faasauth` command group and the one place errors become messages and exit codes.
+
+Only click is imported here: every command imports what it needs when it runs, so
+`--help`, argument parsing and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from faasauth import __version__
+from faasauth.cli.options import verbose_option
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# name -> (module under faasauth.cli.commands, one-line help shown by `faasauth --help`).
+# Commands are imported only when run or asked for help, so `faasauth --help` and shell
+# completion do not pay for every command's options; tests/test_cli_help.py keeps these
+# lines equal to each command's own short help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "auth": ("auth", "Log in to the identity provider and keep the login for this gateway."),
+    "exchange": ("exchange", "Trade your IdP login for a function access token."),
+    "invoke": ("invoke", "Invoke a function with the body read from stdin, as faas-cli invoke does."),
+    "status": ("status", "Show stored logins and cached function tokens (masked)."),
+    "logout": ("logout", "Remove the stored login and cached function tokens for a gateway."),
+    "sandbox": ("sandbox", "Run a local OpenFaaS gateway with IAM and an OpenID provider."),
+    "completion": ("completion", "Print the shell completion script for SHELL."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        from importlib import import_module
+
+        module = import_module(f"faasauth.cli.commands.{COMMANDS[cmd_name][0]}")
+        command: click.Command = module.command
+        return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # `faasauth ... | head`: the reader left. Caught here because click would turn
+            # it into exit 1, which this tool's exit codes reserve for a function's non-2xx.
+            _silence_stdout()
+            return 0
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="faasauth")
+@verbose_option
+def cli() -> None:
+    """Call OpenFaaS functions protected by OpenFaaS IAM function authentication.
+
+    \b
+    Log in once, then invoke as with faas-cli; tokens are exchanged and cached for you:
+      faasauth auth --authority https://idp.example.com --client-id faasauth
+      echo hello | faasauth invoke figlet
+
+    Exit codes: 0 ok, 1 the function answered non-2xx, 2 usage error, 3 network/server
+    trouble (retrying may help), 4 refused (new credentials needed), 5 internal error.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit; the only place an error becomes a message and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    code: int
+    try:
+        result = cli.main(args=args, prog_name="faasauth", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("", file=sys.stderr)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except BrokenPipeError:
+        # `faasauth ... | head`: the reader left; nothing more to say to anyone.
+        _silence_stdout()
+        code = 0
+    except Exception as exc:
+        code = _report(exc, verbose="-v" in args or "--verbose" in args)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(int(code))
+
+
+def _report(exc: Exception, *, verbose: bool) -> int:
+    # Imported here, not at the top: `--help` never needs them.
+    from faasauth.console import error
+    from faasauth.errors import ExitCode, FaasauthError
+
+    if isinstance(exc, FaasauthError):
+        error(exc.message, exc.hint)
+        return int(exc.exit_code)
+    if verbose:
+        import traceback
+
+        traceback.print_exc()
+    error(
+        f"internal error: {type(exc).__name__}",
+        hint="rerun with --verbose and report it at the faasauth issue tracker",
+    )
+    return int(ExitCode.INTERNAL)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import click
+
+from faasauth.cli.options import gateway_options, make_context
+
+
+@click.command("auth")
+@gateway_options
+@click.option("--authority", envvar="FAASAUTH_AUTHORITY", metavar="ISSUER_URL",
+              help="The identity provider's issuer URL (OIDC discovery). [env: FAASAUTH_AUTHORITY]")
+@click.option("--client-id", envvar="FAASAUTH_CLIENT_ID", metavar="ID",
+              help="OAuth client id. [env: FAASAUTH_CLIENT_ID]")
+@click.option("--grant", envvar="FAASAUTH_GRANT", type=click.Choice(["client_credentials", "device"]),
+              help="Default: client_credentials when a client secret is available, else device. "
+              "[env: FAASAUTH_GRANT]")
+@click.option("--scope", envvar="FAASAUTH_SCOPE", metavar="SCOPES",
+              help="Space-separated scopes. [env: FAASAUTH_SCOPE; default for the device grant: "
+              "'openid offline_access', none for client credentials]")
+@click.option("--client-secret-file", metavar="PATH",
+              help="Read the client secret from PATH ('-' for stdin). [env: "
+              "FAASAUTH_CLIENT_SECRET_FILE, or the secret itself in FAASAUTH_CLIENT_SECRET]")
+@click.option("--token-file", metavar="PATH",
+              help="Keep an ID token obtained elsewhere (CI federation) as the login, without "
+              "talking to the IdP ('-' for stdin). [env: FAASAUTH_ID_TOKEN, the token itself]")
+@click.option("--token-url", metavar="URL", help="Token endpoint, overriding discovery.")
+@click.option("--device-url", metavar="URL",
+              help="Device authorization endpoint, overriding discovery.")
+@click.option("--no-browser", is_flag=True, help="Never open a browser for the device grant.")
+@click.option("--print-token", is_flag=True,
+              help="Also write the obtained IdP token to stdout.")
+def command(
+    authority: str | None,
+    client_id: str | None,
+    grant: str | None,
+    scope: str | None,
+    client_secret_file: str | None,
+    token_file: str | None,
+    token_url: str | None,
+    device_url: str | None,
+    no_browser: bool,
+    print_token: bool,
+    **connection: str | bool | None,
+) -> None:
+    """Log in to the identity provider and keep the login for this gateway.
+
+    Machines use client credentials (the secret comes from FAASAUTH_CLIENT_SECRET or a
+    file, never the command line); people use the device grant; CI jobs can hand over an
+    ID token they already have. Later commands renew the login silently.
+
+    \b
+    Examples:
+      faasauth auth --authority https://idp.example.com --client-id faasauth
+      FAASAUTH_CLIENT_SECRET=... faasauth auth --authority https://idp.example.com --client-id ci
+      faasauth auth --token-file "$ACTIONS_ID_TOKEN_FILE"
+    """
+    from faasauth.flows.auth import run_auth
+
+    ctx = make_context(**connection)  # type: ignore[arg-type]
+    run_auth(
+        ctx,
+        authority=authority,
+        client_id=client_id,
+        grant=grant,
+        scope=scope,
+        client_secret_file=client_secret_file,
+        token_file=token_file,
+        token_url=token_url,
+        device_url=device_url,
+        no_browser=no_browser,
+        print_token=print_token,
+    )

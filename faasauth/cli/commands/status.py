@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import click
+
+from faasauth.cli.options import gateway_options, make_context
+
+
+@click.command("status")
+@gateway_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
+def command(as_json: bool, **connection: str | bool | None) -> int:
+    """Show stored logins and cached function tokens (masked).
+
+    Exits 0 when a usable login exists for the gateway, 4 otherwise.
+
+    \b
+    Example:
+      faasauth status --json | jq .logins
+    """
+    from faasauth.errors import ExitCode
+    from faasauth.flows.status import collect_status
+    from faasauth.cli.render import print_status
+
+    ctx = make_context(**connection)  # type: ignore[arg-type]
+    status = collect_status(ctx)
+    print_status(status, as_json=as_json)
+    return ExitCode.OK if status["usable_login"] else ExitCode.REFUSED

@@ -1,0 +1,123 @@
+"""Showing a device code to a person (stderr only) and deciding whether to open a browser."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Callable, Mapping
+
+from faasauth.console import plain_output, say
+from faasauth.idp.device_code import DeviceCode
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def may_open_browser(no_browser: bool, env: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """Only for a person at a local terminal with a display."""
+    if no_browser or not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+        return False
+    if platform.startswith("linux") or "bsd" in platform:
+        return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def open_browser(url: str) -> bool:
+    import webbrowser
+
+    try:
+        return webbrowser.open(url, new=2)
+    except Exception:  # a broken browser setup must not break the login
+        return False
+
+
+def _open_link(code: DeviceCode, opener: Callable[[str], bool] | None) -> None:
+    if opener is not None and opener(code.verification_uri_complete or code.verification_uri):
+        say("Opened your browser; if it did not appear, open the link above yourself.")
+
+
+class PlainPrompt:
+    """Plain lines a CI log can show; no escape codes, no spinner."""
+
+    def __init__(
+        self,
+        sleep: Callable[[float], None] = time.sleep,
+        opener: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.sleep = sleep
+        self.opener = opener
+
+    def show(self, code: DeviceCode) -> None:
+        say(f"To sign in, open {code.verification_uri} and enter the code: {code.user_code}")
+        if code.verification_uri_complete:
+            say(f"Or open this link, which carries the code: {code.verification_uri_complete}")
+        _open_link(code, self.opener)
+        say(f"Waiting for approval (the code expires in {_minutes(code.expires_in)} min)...")
+
+    def wait(self, seconds: float, deadline: float) -> None:
+        self.sleep(seconds)
+
+    def close(self, approved: bool) -> None:
+        if approved:
+            say("Approved.")
+
+
+class TerminalPrompt:
+    """A rich panel and a spinner counting down, for a person at a terminal."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        opener: Callable[[str], bool] | None = None,
+    ) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.clock = clock
+        self.opener = opener
+        self._status: Status | None = None
+
+    def show(self, code: DeviceCode) -> None:
+        from rich.panel import Panel
+        from rich.text import Text
+
+        body = Text()
+        body.append("Open  ")
+        body.append(code.verification_uri, style="bold underline")
+        body.append("\nCode  ")
+        body.append(code.user_code, style="bold cyan")
+        if code.verification_uri_complete:
+            body.append("\n\nor open ")
+            body.append(code.verification_uri_complete, style="underline")
+        self.console.print(Panel(body, title="Sign in to continue", expand=False))
+        _open_link(code, self.opener)
+        status = self._status = self.console.status("Waiting for approval…")
+        status.start()
+
+    def wait(self, seconds: float, deadline: float) -> None:
+        end = self.clock() + seconds
+        while (now := self.clock()) < end:
+            if self._status is not None:
+                self._status.update(
+                    f"Waiting for approval… {_minutes(deadline - now)} left"
+                )
+            time.sleep(min(0.25, end - now))
+
+    def close(self, approved: bool) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        if approved:
+            self.console.print("[green]Approved.[/]")
+
+
+def make_prompt(no_browser: bool, env: Mapping[str, str]) -> PlainPrompt | TerminalPrompt:
+    opener = open_browser if may_open_browser(no_browser, env) else None
+    return PlainPrompt(opener=opener) if plain_output() else TerminalPrompt(opener=opener)

@@ -1,0 +1,119 @@
+"""Options shared by several commands, and the glue from click to a Context.
+
+Imports only click: this module is on the `--help` path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from faasauth.runtime import Context
+
+F = TypeVar("F", bound=Callable[..., Any])
+VERBOSE_KEY = "faasauth.verbose"
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().meta[VERBOSE_KEY] = True
+
+
+def verbose_option(f: F) -> F:
+    """-v/--verbose, accepted on the group and on every command alike."""
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_verbose,
+        help="Log each HTTP request and response to stderr, secrets redacted.",
+    )(f)
+
+
+def gateway_options(f: F) -> F:
+    """-g/--gateway and the TLS/timeout options every networked command applies."""
+    for decorator in reversed(
+        [
+            click.option(
+                "-g",
+                "--gateway",
+                metavar="URL",
+                help="Gateway URL. [env: OPENFAAS_URL; stack.yml provider.gateway; "
+                "default: http://127.0.0.1:8080]",
+            ),
+            click.option(
+                "--tls-no-verify",
+                is_flag=True,
+                help="Do not verify TLS certificates (not for production).",
+            ),
+            click.option(
+                "--cacert",
+                metavar="FILE",
+                help="CA bundle for TLS verification. [env: SSL_CERT_FILE]",
+            ),
+            click.option(
+                "--timeout",
+                metavar="SECONDS",
+                help="Timeout for each HTTP request, e.g. 30 or 30s. [default: 60s]",
+            ),
+            verbose_option,
+        ]
+    ):
+        f = decorator(f)
+    return f
+
+
+def lazy_completer(name: str) -> Callable[[click.Context, click.Parameter, str], Any]:
+    """A shell_complete callback that imports faasauth.cli.completion only when TAB is pressed."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from faasauth.cli import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+
+    return complete
+
+
+def namespace_option(f: F) -> F:
+    return click.option(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        shell_complete=lazy_completer("complete_namespace"),
+        help="Function namespace. [env: OPENFAAS_NS; stack.yml; default: openfaas-fn]",
+    )(f)
+
+
+def make_context(
+    *,
+    gateway: str | None = None,
+    namespace: str | None = None,
+    function: str | None = None,
+    tls_no_verify: bool = False,
+    cacert: str | None = None,
+    timeout: str | None = None,
+) -> Context:
+    """Resolve settings for the running command and wrap them in a Context.
+
+    The Context is closed when the click context ends.
+    """
+    from faasauth.runtime import Context
+    from faasauth.config.settings import resolve_settings
+
+    click_ctx = click.get_current_context()
+    settings = resolve_settings(
+        gateway=gateway,
+        namespace=namespace,
+        function=function,
+        tls_no_verify=tls_no_verify,
+        cacert=cacert,
+        timeout=timeout,
+        verbose=bool(click_ctx.find_root().meta.get(VERBOSE_KEY)),
+    )
+    context = Context(settings)
+    click_ctx.call_on_close(context.close)
+    return context

@@ -1,0 +1,6 @@
+"""The OpenFaaS gateway, client side: no policy, only the wire.
+
+    exchange   the RFC 8693 token-exchange request at <gateway>/oauth/token
+    challenge  parsing WWW-Authenticate, spotting `Bearer realm=IAM function invoke`
+    body       request bodies from stdin (memory, regular file, pipe) that can be replayed
+"""

@@ -1,0 +1,148 @@
+"""The OAuth 2.0 device authorization grant (RFC 8628), to the letter.
+
+Time and waiting are passed in, so tests run the whole poll loop without sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from faasauth.runtime import Context
+from faasauth.errors import LoginFailed, MalformedResponse, TransientFailure
+from faasauth.idp.forms import GRANT_DEVICE_CODE, Client, OAuthError, post_form
+
+DEFAULT_INTERVAL = 5.0  # RFC 8628 3.2
+SLOW_DOWN_STEP = 5.0  # RFC 8628 3.5
+TRANSIENT_FAILURES_TOLERATED = 3  # consecutive network/5xx failures while polling
+FINAL_ERRORS = {
+    "access_denied": "the request was denied",
+    "expired_token": "the device code expired before it was approved",
+    "invalid_grant": "the device code is no longer valid",
+}
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_in: float
+    interval: float
+
+    def __repr__(self) -> str:  # the device code is a secret
+        return f"DeviceCode(user_code={self.user_code!r}, verification_uri={self.verification_uri!r})"
+
+    @classmethod
+    def from_response(cls, body: dict[str, Any]) -> DeviceCode:
+        # Some providers (Google) still spell it verification_url.
+        uri = body.get("verification_uri") or body.get("verification_url")
+        device_code, user_code = body.get("device_code"), body.get("user_code")
+        if not all(isinstance(v, str) and v for v in (device_code, user_code, uri)):
+            raise MalformedResponse(
+                "login failed: the device authorization answer lacks device_code, "
+                "user_code or verification_uri"
+            )
+        complete = body.get("verification_uri_complete")
+        expires_in = body.get("expires_in")
+        interval = body.get("interval")
+        return cls(
+            device_code=str(device_code),
+            user_code=str(user_code),
+            verification_uri=str(uri),
+            verification_uri_complete=complete if isinstance(complete, str) and complete else None,
+            expires_in=_seconds(expires_in) or 1800.0,
+            interval=_seconds(interval) or DEFAULT_INTERVAL,
+        )
+
+
+def _seconds(value: Any) -> float | None:
+    """A positive number of seconds; some servers (Azure AD v1) send numbers as strings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    return None
+
+
+class DevicePrompt(Protocol):
+    """How the code is shown and the wait is spent; see faasauth.cli.device_prompt."""
+
+    def show(self, code: DeviceCode) -> None: ...
+
+    def wait(self, seconds: float, deadline: float) -> None: ...
+
+    def close(self, approved: bool) -> None: ...
+
+
+@dataclass
+class DeviceGrant:
+    ctx: Context
+    device_endpoint: str
+    token_endpoint: str
+    client: Client
+    scope: str | None
+    prompt: DevicePrompt
+    clock: Callable[[], float] = time.monotonic
+
+    def start(self) -> DeviceCode:
+        form: dict[str, Any] = {}
+        if self.scope:
+            form["scope"] = self.scope
+        result = post_form(self.ctx, self.device_endpoint, form, self.client, "login")
+        if isinstance(result, OAuthError):
+            raise LoginFailed(f"login failed: {result.message()}")
+        return DeviceCode.from_response(result)
+
+    def run(self) -> dict[str, Any]:
+        """Show the code, poll until approved, and return the token response."""
+        code = self.start()
+        deadline = self.clock() + code.expires_in
+        self.prompt.show(code)
+        approved = False
+        try:
+            tokens = self._poll(code, deadline)
+            approved = True
+            return tokens
+        finally:
+            self.prompt.close(approved)
+
+    def _poll(self, code: DeviceCode, deadline: float) -> dict[str, Any]:
+        interval = code.interval
+        failures = 0
+        while True:
+            if self.clock() + interval > deadline:
+                raise LoginFailed(
+                    f"login failed: {FINAL_ERRORS['expired_token']}",
+                    hint="run faasauth auth again and approve the code in time",
+                )
+            self.prompt.wait(interval, deadline)
+            form = {"grant_type": GRANT_DEVICE_CODE, "device_code": code.device_code}
+            try:
+                result = post_form(self.ctx, self.token_endpoint, form, self.client, "login")
+            except TransientFailure:
+                # The person may be approving right now: a passing network or server fault
+                # must not throw their login away. Several in a row end it.
+                failures += 1
+                if failures >= TRANSIENT_FAILURES_TOLERATED:
+                    raise
+                continue
+            failures = 0
+            if not isinstance(result, OAuthError):
+                if not isinstance(result.get("access_token"), str):
+                    raise MalformedResponse("login failed: the token answer has no access_token")
+                return result  # never poll again after success
+            if result.error == "authorization_pending":
+                continue
+            if result.error == "slow_down":
+                interval += SLOW_DOWN_STEP  # for this and every later poll
+                continue
+            reason = FINAL_ERRORS.get(result.error)
+            raise LoginFailed(
+                f"login failed: {result.message()}",
+                hint=f"{reason}; run faasauth auth again" if reason else None,
+            )

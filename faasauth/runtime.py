@@ -1,0 +1,61 @@
+"""The collaborators a command works with, made in one place so tests can swap them."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Mapping
+
+from faasauth.http import keep_httpx_cli_out
+from faasauth.config.settings import Settings
+from faasauth.store.backends import Home, TokenStore, open_store
+from faasauth.tokens.jwt import Clock, system_clock
+
+if TYPE_CHECKING:
+    import httpx
+
+# Every command makes a Context before its first request, so this runs before httpx loads.
+keep_httpx_cli_out()
+
+
+class Context:
+    """Settings plus lazily made store and HTTP client; `close()` releases them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        env: Mapping[str, str] | None = None,
+        http_options: Mapping[str, Any] | None = None,
+        store: TokenStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.env = os.environ if env is None else env
+        self.http_options = dict(http_options or {})
+        # Waiting for a lock must outlast the holder's own network calls.
+        self.home = Home(settings.home, lock_timeout=2 * settings.timeout + 30)
+        self._store = store
+        self._client: httpx.Client | None = None
+
+    @property
+    def store(self) -> TokenStore:
+        if self._store is None:
+            self._store = open_store(self.home, self.settings.store_backend)
+        return self._store
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            from faasauth.http import make_client
+
+            self._client = make_client(self.settings, **self.http_options)
+        return self._client
+
+    def now(self) -> float:
+        return self.clock()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,107 @@
+"""The stored IdP login for a gateway: token set plus the settings to renew it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+from faasauth.tokens.jwt import expires_at_from, unverified_claims
+
+LOGIN_PREFIX = "login|"
+
+# Renew a login this long before its subject token expires, so the gateway never sees
+# a token that dies in flight.
+RENEW_MARGIN = 30.0
+
+
+def login_key(gateway: str) -> str:
+    return LOGIN_PREFIX + gateway
+
+
+@dataclass
+class Login:
+    gateway: str
+    authority: str | None = None
+    client_id: str | None = None
+    grant: str = "token"  # client_credentials | device | token (supplied from outside)
+    scope: str | None = None
+    token_endpoint: str | None = None
+    auth_method: str | None = None  # client_secret_basic | client_secret_post | none
+    id_token: str | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_at: float | None = None
+    obtained_at: float = 0.0
+    issuer: str | None = None
+    subject: str | None = None
+
+    @property
+    def subject_token(self) -> str | None:
+        return self.id_token or self.access_token
+
+    @property
+    def identity(self) -> str:
+        """Who this login is, stable across renewals: part of function-token cache keys."""
+        return f"login|{self.authority}|{self.client_id}|{self.issuer}|{self.subject}"
+
+    def seconds_left(self, now: float) -> float | None:
+        return None if self.expires_at is None else self.expires_at - now
+
+    def needs_renewal(self, now: float) -> bool:
+        left = self.seconds_left(now)
+        return self.subject_token is None or (left is not None and left < RENEW_MARGIN)
+
+    @property
+    def refreshable(self) -> bool:
+        return bool(self.refresh_token) or self.grant == "client_credentials"
+
+    def to_entry(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Login | None:
+        """The stored login, or None when the entry is not one we wrote (a cache miss)."""
+        known = {f.name for f in fields(cls)}
+        try:
+            login = cls(**{k: v for k, v in entry.items() if k in known})
+        except TypeError:
+            return None
+        texts = (login.authority, login.client_id, login.scope, login.token_endpoint,
+                 login.auth_method, login.id_token, login.access_token, login.refresh_token,
+                 login.issuer, login.subject)
+        numbers = (login.expires_at, login.obtained_at)
+        if not (isinstance(login.gateway, str) and login.gateway and isinstance(login.grant, str)
+                and all(v is None or isinstance(v, str) for v in texts)
+                and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                        for v in numbers)):
+            return None
+        return login
+
+    @classmethod
+    def from_token_response(
+        cls, gateway: str, response: Mapping[str, Any], now: float, **settings: Any
+    ) -> Login:
+        """Keep what an IdP token endpoint returned; the subject is the id_token if any."""
+        id_token = response.get("id_token") or None
+        access_token = response.get("access_token") or None
+        subject_token = id_token or access_token or ""
+        if id_token:
+            # An ID token's life is its own `exp`, not the access token's `expires_in`.
+            expires_at = expires_at_from({}, id_token, now) or expires_at_from(
+                response, subject_token, now
+            )
+        else:
+            expires_at = expires_at_from(response, subject_token, now)
+        claims = unverified_claims(subject_token)
+        previous_refresh = settings.pop("refresh_token", None)
+        return cls(
+            gateway=gateway,
+            id_token=id_token,
+            access_token=access_token,
+            refresh_token=response.get("refresh_token") or previous_refresh,
+            expires_at=expires_at,
+            obtained_at=now,
+            issuer=claims.get("iss"),
+            subject=claims.get("sub"),
+            **settings,
+        )
