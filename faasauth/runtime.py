@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from faasauth.http import keep_httpx_cli_out
 from faasauth.config.settings import Settings
-from faasauth.store.backends import Home, TokenStore, open_store
+from faasauth.store.home import Home
+from faasauth.store.backends import TokenStore
+from faasauth.store.choice import open_store
 from faasauth.tokens.jwt import Clock, system_clock
 
 if TYPE_CHECKING:

@@ -79,7 +79,7 @@ def _known_functions(gateway: str | None) -> list[tuple[str, str]]:
     """(namespace, name) of the functions remembered for `gateway` (all when None)."""
     from faasauth.store.remembered import RememberedFunctions
     from faasauth.config.settings import default_home
-    from faasauth.store.backends import Home
+    from faasauth.store.home import Home
 
     home_value = os.environ.get("FAASAUTH_HOME")
     home = Home(Path(home_value).expanduser() if home_value else default_home())

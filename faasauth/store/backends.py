@@ -1,68 +1,25 @@
-"""The token store: one interface, three backends (file, OS keyring, none).
+"""The token store: one interface, and the backends that need no extra library (file, none).
 
-Entries are small JSON objects addressed by a string key (`login|<gateway>`,
-`function|<gateway>|<subject hash>|<audiences>`). Secrets live only in entries; the home
-directory also holds non-secret state (locks, the backend choice, remembered functions).
-Every read-check-write sequence runs under `Home.lock(key)`, a cross-process file lock,
-whatever the backend.
+Entries are small JSON objects addressed by a string key (see faasauth.store.cache for the
+key format). Secrets live only in entries; the home directory also holds non-secret state
+(locks, the backend choice, remembered functions). Every read-check-write sequence runs
+under `Home.lock(key)`, a cross-process file lock, whatever the backend.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from faasauth.console import warn
-from faasauth.errors import TransientFailure, UsageFailure
-from faasauth.store.locking import FileLock
+from faasauth.errors import TransientFailure
+from faasauth.store.home import Home, digest, read_private_file, write_private_file
 
 ENTRY_VERSION = 1
+KEYRING_SERVICE = "faasauth"  # the service name of every keyring item
 Entry = dict[str, Any]
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create `path` as 0700, tightening it if it already exists looser."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o700)
-    except OSError as exc:
-        raise UsageFailure(f"cannot use the faasauth home directory {path}: {exc.strerror}") from exc
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write atomically: a 0600 temporary file in the same directory, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def read_private_file(path: Path) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_mode & 0o077:
-                os.chmod(path, 0o600)
-            return handle.read()
-    except FileNotFoundError:
-        return None
+BackendName = Literal["auto", "keyring", "file", "none"]
 
 
 def encode_entry(key: str, value: Entry) -> bytes:
@@ -84,51 +41,6 @@ def decode_entry(key: str, raw: bytes | str, where: str) -> Entry | None:
         warn(f"ignoring a malformed token store entry ({where}); it will be replaced")
         return None
     return value
-
-
-class Home:
-    """The faasauth home directory: locks and non-secret state files."""
-
-    def __init__(self, path: Path, *, lock_timeout: float = 90.0) -> None:
-        self.path = path
-        self.lock_timeout = lock_timeout
-        self._ready: set[str] = set()
-
-    def ensure(self) -> Path:
-        return self.subdir("")
-
-    def subdir(self, name: str) -> Path:
-        """The home (or a directory in it), made private once per process."""
-        path = self.path / name if name else self.path
-        if name not in self._ready:
-            if name:
-                self.ensure()
-            ensure_private_dir(path)
-            self._ready.add(name)
-        return path
-
-    def lock(self, key: str) -> FileLock:
-        return FileLock(self.subdir("locks") / f"{_digest(key)}.lock", timeout=self.lock_timeout)
-
-    def read_state(self, name: str) -> dict[str, Any]:
-        raw = read_private_file(self.path / name)
-        if raw is None:
-            return {}
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            warn(f"ignoring corrupt state file {name}; it will be rewritten")
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def write_state(self, name: str, data: dict[str, Any]) -> None:
-        write_private_file(self.ensure() / name, json.dumps(data, sort_keys=True).encode())
-
-    def remove_state(self, name: str) -> None:
-        try:
-            (self.path / name).unlink()
-        except FileNotFoundError:
-            pass
 
 
 class TokenStore:
@@ -175,7 +87,7 @@ class FileStore(TokenStore):
         return self.home.subdir("tokens")
 
     def _path(self, key: str) -> Path:
-        return self.directory / f"{_digest(key)}.json"
+        return self.directory / f"{digest(key)}.json"
 
     def get(self, key: str) -> Entry | None:
         path = self._path(key)
@@ -211,46 +123,15 @@ class FileStore(TokenStore):
                 key = envelope["key"]
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            if isinstance(key, str) and path.name == f"{_digest(key)}.json":
+            if isinstance(key, str) and path.name == f"{digest(key)}.json":
                 found.append(key)
         return found
 
     def remove_unreadable(self) -> int:
-        known = {f"{_digest(key)}.json" for key in self.keys()}
+        known = {f"{digest(key)}.json" for key in self.keys()}
         removed = 0
         for path in self.directory.glob("*.json"):
             if path.name not in known:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
-
-
-BACKEND_STATE = "store-backend.json"
-
-
-def open_store(home: Home, backend: str) -> TokenStore:
-    """The store for a FAASAUTH_TOKEN_STORE value; `auto` remembers its choice in the home.
-
-    A remembered choice of the file store never imports keyring: that import alone costs
-    more than the rest of a warm `invoke`.
-    """
-    if backend == "file":
-        return FileStore(home)
-    if backend == "none":
-        return NullStore(home)
-    if backend == "auto":
-        remembered = home.read_state(BACKEND_STATE)
-        if remembered.get("backend") == "file":
-            store: TokenStore = FileStore(home)
-            store.reason = str(remembered.get("reason") or "chosen automatically earlier")
-            return store
-        if remembered.get("backend") != "keyring":
-            from faasauth.store.keyring_backend import choose_automatically
-
-            return choose_automatically(home)
-    from faasauth.store.keyring_backend import KeyringStore
-
-    store = KeyringStore(home)
-    if backend == "auto":  # say why as status would: not "FAASAUTH_TOKEN_STORE=keyring"
-        store.reason = str(remembered.get("reason") or "chosen automatically earlier")
-    return store

@@ -25,7 +25,7 @@ from typing import Any
 
 from faasauth.console import warn
 from faasauth.errors import FaasauthError
-from faasauth.store.backends import Home
+from faasauth.store.home import Home
 from faasauth.tokens.jwt import Clock, system_clock
 
 STATE_FILE = "remembered-functions.json"

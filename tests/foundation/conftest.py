@@ -208,7 +208,8 @@ def store_login(
 ) -> None:
     """Put a login for `gateway_url` in the file store, as `faasauth auth` would."""
     from faasauth.tokens.login import Login, login_key
-    from faasauth.store.backends import FileStore, Home
+    from faasauth.store.backends import FileStore
+    from faasauth.store.home import Home
 
     now = time.time()
     login = Login(
@@ -224,7 +225,8 @@ def store_login(
 def store_function_token(home: Path, gateway_url: str, token: str, audience: list[str],
                          *, identity: str = "login|x", expires_in: float = 300) -> None:
     from faasauth.flows.exchange import function_token_key
-    from faasauth.store.backends import FileStore, Home
+    from faasauth.store.backends import FileStore
+    from faasauth.store.home import Home
     from faasauth.tokens.jwt import FunctionToken
 
     now = time.time()

@@ -562,7 +562,8 @@ def test_subject_sources_in_order(
     assert run_cli(*base).code == 0
     seen.append(gateway.forms[-1]["subject_token"])
     from faasauth.tokens.login import login_key
-    from faasauth.store.backends import FileStore, Home
+    from faasauth.store.backends import FileStore
+    from faasauth.store.home import Home
 
     monkeypatch.delenv("FAASAUTH_SUBJECT_TOKEN")
     assert run_cli(*base).code == 0

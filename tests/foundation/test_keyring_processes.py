@@ -72,8 +72,8 @@ def test_working_keyring_is_chosen_and_used_across_processes(
 
 HANGING_DETECTION = """
 import sys
-import faasauth.store.keyring_backend
-faasauth.store.keyring_backend.PROBE_SECONDS = 0.5
+import faasauth.store.choice
+faasauth.store.choice.PROBE_SECONDS = 0.5
 from faasauth.cli import app as cli
 cli.main(sys.argv[1:])
 """

@@ -72,7 +72,7 @@ def test_exchange_waiting_too_long_for_the_lock_is_exit_3(
     run_cli, gateway: Gateway, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process holds the exchange lock for this token; we give up with exit 3."""
-    import faasauth.store.backends
+    import faasauth.store.home
     from faasauth.runtime import Context
     from faasauth.flows.exchange import function_token_key
     from faasauth.config.settings import resolve_settings
@@ -86,7 +86,7 @@ def test_exchange_waiting_too_long_for_the_lock_is_exit_3(
         env=subprocess_env(), stdout=subprocess.PIPE, text=True,
     )
     monkeypatch.setattr(
-        faasauth.store.backends, "FileLock", lambda path, timeout: FileLock(path, timeout=0.3)
+        faasauth.store.home, "FileLock", lambda path, timeout: FileLock(path, timeout=0.3)
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
@@ -169,7 +169,8 @@ def test_32_processes_share_one_exchange(gateway: Gateway, home: Path, tmp_path:
 STRESS = """
 import os, sys, time
 from pathlib import Path
-from faasauth.store.backends import FileStore, Home
+from faasauth.store.backends import FileStore
+from faasauth.store.home import Home
 go, me = sys.argv[1], sys.argv[2]
 store = FileStore(Home(Path(os.environ["FAASAUTH_HOME"])))
 keys = ["login|http://gw-%d" % i for i in range(3)]

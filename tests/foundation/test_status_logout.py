@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.store.backends import BACKEND_STATE, FileStore, Home
+from faasauth.store.choice import BACKEND_STATE
+
+from faasauth.store.backends import FileStore
+
+from faasauth.store.home import Home
 from foundation.conftest import make_jwt, snapshot, store_function_token, store_login
 
 GW_A = "http://gw-a.example:8080"
@@ -115,7 +119,7 @@ class TestStatus:
         self, run_cli, memory_keyring, monkeypatch, home: Path
     ) -> None:
         from faasauth.tokens.login import Login, login_key
-        from faasauth.store.backends import open_store
+        from faasauth.store.choice import open_store
 
         monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")
         open_store(Home(home), "keyring").put(
@@ -198,7 +202,7 @@ class TestLogout:
 
     def test_keyring_backend(self, run_cli, memory_keyring, monkeypatch, home: Path) -> None:
         from faasauth.tokens.login import Login, login_key
-        from faasauth.store.backends import open_store
+        from faasauth.store.choice import open_store
 
         monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")
         store = open_store(Home(home), "keyring")

@@ -11,18 +11,11 @@ from typing import Iterator
 
 import pytest
 
-from faasauth.store import keyring_backend as keyring_store
+from faasauth.store import choice as store_choice
 from faasauth.errors import TransientFailure
-from faasauth.store.backends import (
-    BACKEND_STATE,
-    ENTRY_VERSION,
-    FileStore,
-    Home,
-    NullStore,
-    TokenStore,
-    encode_entry,
-    open_store,
-)
+from faasauth.store.choice import BACKEND_STATE, open_store
+from faasauth.store.backends import ENTRY_VERSION, FileStore, NullStore, TokenStore, encode_entry
+from faasauth.store.home import Home
 from foundation.conftest import file_mode
 from foundation.keyring_backends import (
     RELEASE_HANGING,
@@ -266,7 +259,7 @@ class TestAutomaticChoice:
         def must_not_probe(home: Home) -> TokenStore:
             raise AssertionError("probed the keyring again")
 
-        monkeypatch.setattr(keyring_store, "choose_automatically", must_not_probe)
+        monkeypatch.setattr(store_choice, "choose_automatically", must_not_probe)
         again = open_store(Home(home), "auto")
         assert isinstance(again, FileStore) and words in again.reason
         assert capsys.readouterr().err == ""
@@ -275,7 +268,7 @@ class TestAutomaticChoice:
         self, home: Path, install_keyring, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setattr(keyring_store, "PROBE_SECONDS", 0.3)
+        monkeypatch.setattr(store_choice, "PROBE_SECONDS", 0.3)
         install_keyring(HangingKeyring())
         RELEASE_HANGING.clear()
         try:

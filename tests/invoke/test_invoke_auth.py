@@ -10,7 +10,8 @@ import pytest
 
 from faasauth.flows.exchange import function_token_key
 from faasauth.store.remembered import STATE_FILE, RememberedFunctions
-from faasauth.store.backends import FileStore, Home
+from faasauth.store.backends import FileStore
+from faasauth.store.home import Home
 
 from .fake_gateway import REALM_HEADER, SUBJECT_TOKEN, FakeGateway
 

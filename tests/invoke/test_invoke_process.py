@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from faasauth.store.remembered import STATE_FILE
-from faasauth.store.backends import FileStore, Home
+from faasauth.store.backends import FileStore
+from faasauth.store.home import Home
 
 from .fake_gateway import FakeGateway
 from .processes import faasauth_process, stream_through

@@ -15,7 +15,7 @@ from faasauth.flows.invoke import Invocation, invoke
 from faasauth.store.remembered import RememberedFunctions
 from faasauth.gateway.body import RequestBody
 from faasauth.config.settings import Settings
-from faasauth.store.backends import Home
+from faasauth.store.home import Home
 from faasauth.tokens.jwt import FunctionToken
 
 GATEWAY = "https://gw.example.com"

@@ -15,7 +15,7 @@ import pytest
 from faasauth.gateway.challenge import is_function_invoke_challenge, parse_challenges
 from faasauth.store.remembered import STATE_FILE, RememberedFunctions
 from faasauth.gateway.body import RequestBody
-from faasauth.store.backends import Home
+from faasauth.store.home import Home
 
 # -- challenges ---------------------------------------------------------------------------
 

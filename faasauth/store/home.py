@@ -1,0 +1,101 @@
+"""The faasauth home directory: private files (0700 directories, 0600 files written
+atomically), small JSON state files, and a lock per key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from faasauth.console import warn
+from faasauth.errors import UsageFailure
+from faasauth.store.locking import FileLock
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` as 0700, tightening it if it already exists looser."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError as exc:
+        raise UsageFailure(f"cannot use the faasauth home directory {path}: {exc.strerror}") from exc
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write atomically: a 0600 temporary file in the same directory, fsync, rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_private_file(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_mode & 0o077:
+                os.chmod(path, 0o600)
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+class Home:
+    """The faasauth home directory: locks and non-secret state files."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 90.0) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self._ready: set[str] = set()
+
+    def ensure(self) -> Path:
+        return self.subdir("")
+
+    def subdir(self, name: str) -> Path:
+        """The home (or a directory in it), made private once per process."""
+        path = self.path / name if name else self.path
+        if name not in self._ready:
+            if name:
+                self.ensure()
+            ensure_private_dir(path)
+            self._ready.add(name)
+        return path
+
+    def lock(self, key: str) -> FileLock:
+        return FileLock(self.subdir("locks") / f"{digest(key)}.lock", timeout=self.lock_timeout)
+
+    def read_state(self, name: str) -> dict[str, Any]:
+        raw = read_private_file(self.path / name)
+        if raw is None:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            warn(f"ignoring corrupt state file {name}; it will be rewritten")
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_state(self, name: str, data: dict[str, Any]) -> None:
+        write_private_file(self.ensure() / name, json.dumps(data, sort_keys=True).encode())
+
+    def remove_state(self, name: str) -> None:
+        try:
+            (self.path / name).unlink()
+        except FileNotFoundError:
+            pass
