@@ -1,26 +1,27 @@
-"""The collaborators a command works with, made in one place so tests can swap them."""
+"""Runtime: what a flow works with (settings, clock, environment, home, token cache, HTTP
+client), built explicitly by whoever runs the flow: the CLI's `make_runtime`, the library,
+or a test with fakes. The store and the HTTP client are made on first use; `close()`
+releases them. Importing this module does nothing else.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any, Mapping
 
-from faasauth.http import keep_httpx_cli_out
 from faasauth.config.settings import Settings
 from faasauth.store.home import Home
-from faasauth.store.backends import TokenStore
-from faasauth.store.choice import open_store
-from faasauth.tokens.jwt import Clock, system_clock
+from faasauth.tokens.expiry import Clock, system_clock
 
 if TYPE_CHECKING:
     import httpx
 
-# Every command makes a Context before its first request, so this runs before httpx loads.
-keep_httpx_cli_out()
+    from faasauth.store.backends import TokenStore
+    from faasauth.store.cache import TokenCache
 
 
-class Context:
-    """Settings plus lazily made store and HTTP client; `close()` releases them."""
+class Runtime:
+    """Settings plus lazily made store, cache and HTTP client; `close()` releases them."""
 
     def __init__(
         self,
@@ -31,6 +32,10 @@ class Context:
         http_options: Mapping[str, Any] | None = None,
         store: TokenStore | None = None,
     ) -> None:
+        from faasauth.http import keep_httpx_cli_out
+
+        # Before anything imports httpx: keeps httpx's own CLI (rich, pygments) unloaded.
+        keep_httpx_cli_out()
         self.settings = settings
         self.clock = clock
         self.env = os.environ if env is None else env
@@ -38,13 +43,24 @@ class Context:
         # Waiting for a lock must outlast the holder's own network calls.
         self.home = Home(settings.home, lock_timeout=2 * settings.timeout + 30)
         self._store = store
+        self._cache: TokenCache | None = None
         self._client: httpx.Client | None = None
 
     @property
     def store(self) -> TokenStore:
         if self._store is None:
+            from faasauth.store.choice import open_store
+
             self._store = open_store(self.home, self.settings.store_backend)
         return self._store
+
+    @property
+    def cache(self) -> TokenCache:
+        if self._cache is None:
+            from faasauth.store.cache import TokenCache
+
+            self._cache = TokenCache(self.store, self.home)
+        return self._cache
 
     @property
     def client(self) -> httpx.Client:

@@ -1,4 +1,4 @@
-"""Options shared by several commands, and the glue from click to a Context.
+"""Options shared by several commands, and the glue from click to a Runtime.
 
 Imports only click: this module is on the `--help` path.
 """
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from faasauth.runtime import Context
+    from faasauth.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 VERBOSE_KEY = "faasauth.verbose"
@@ -88,7 +88,7 @@ def namespace_option(f: F) -> F:
     )(f)
 
 
-def make_context(
+def make_runtime(
     *,
     gateway: str | None = None,
     namespace: str | None = None,
@@ -96,12 +96,12 @@ def make_context(
     tls_no_verify: bool = False,
     cacert: str | None = None,
     timeout: str | None = None,
-) -> Context:
-    """Resolve settings for the running command and wrap them in a Context.
+) -> Runtime:
+    """Resolve settings for the running command and build the Runtime.
 
-    The Context is closed when the click context ends.
+    The Runtime is closed when the click context ends.
     """
-    from faasauth.runtime import Context
+    from faasauth.runtime import Runtime
     from faasauth.config.settings import resolve_settings
 
     click_ctx = click.get_current_context()
@@ -114,6 +114,6 @@ def make_context(
         timeout=timeout,
         verbose=bool(click_ctx.find_root().meta.get(VERBOSE_KEY)),
     )
-    context = Context(settings)
-    click_ctx.call_on_close(context.close)
-    return context
+    runtime = Runtime(settings)
+    click_ctx.call_on_close(runtime.close)
+    return runtime

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from faasauth.tokens.jwt import FunctionToken
+from faasauth.tokens.function import FunctionToken
 
 
 def print_function_token(token: FunctionToken, output: str, *, cached: bool, now: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from faasauth.console import say
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.tokens.login import Login, login_key
 
 
@@ -19,7 +19,7 @@ def _describe(login: Login, now: float) -> str:
 
 
 def run_auth(
-    ctx: Context,
+    rt: Runtime,
     *,
     authority: str | None,
     client_id: str | None,
@@ -39,11 +39,11 @@ def run_auth(
         from faasauth.config.secrets import read_token_file
 
         external = read_token_file(token_file)
-    elif (ctx.env.get("FAASAUTH_ID_TOKEN") or "").strip():
-        external = ctx.env["FAASAUTH_ID_TOKEN"].strip()
+    elif (rt.env.get("FAASAUTH_ID_TOKEN") or "").strip():
+        external = rt.env["FAASAUTH_ID_TOKEN"].strip()
 
     if external is not None:
-        login = login_from_token(ctx, external)
+        login = login_from_token(rt, external)
     else:
         from faasauth.config.secrets import read_client_secret
         from faasauth.cli.device_prompt import make_prompt
@@ -53,16 +53,16 @@ def run_auth(
             client_id=client_id,
             grant=grant,
             scope=scope,
-            client_secret=read_client_secret(client_secret_file, ctx.env),
+            client_secret=read_client_secret(client_secret_file, rt.env),
             token_url=token_url,
             device_url=device_url,
         )
-        login = log_in(ctx, request, lambda: make_prompt(no_browser, ctx.env))
+        login = log_in(rt, request, lambda: make_prompt(no_browser, rt.env))
 
-    key = login_key(ctx.settings.gateway)
-    with ctx.home.lock(key):
-        ctx.store.put(key, login.to_entry())
-    say(_describe(login, ctx.now()))
+    key = login_key(rt.settings.gateway)
+    with rt.home.lock(key):
+        rt.store.put(key, login.to_entry())
+    say(_describe(login, rt.now()))
     if print_token and login.subject_token:
         sys.stdout.write(login.subject_token + "\n")
     return login

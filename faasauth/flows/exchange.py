@@ -6,10 +6,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.errors import ExchangeRefused, MalformedResponse, TransientFailure, UsageFailure
 from faasauth.flows.subject import SubjectSource
-from faasauth.tokens.jwt import FunctionToken, expires_at_from
+from faasauth.tokens.function import FunctionToken
+from faasauth.tokens.expiry import expires_at_from
 
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 SUBJECT_TOKEN_TYPES = {
@@ -45,7 +46,7 @@ def _error_text(body: Any) -> str | None:
 
 
 def request_function_token(
-    ctx: Context, subject_token: str, subject_type: str, audiences: list[str]
+    rt: Runtime, subject_token: str, subject_type: str, audiences: list[str]
 ) -> FunctionToken:
     """One POST to the gateway's token endpoint; errors become faasauth errors."""
     import httpx
@@ -53,7 +54,7 @@ def request_function_token(
     from faasauth.http import summarise_body, transport_failure
     from faasauth.tokens.jwt import redact_tokens
 
-    url = f"{ctx.settings.gateway}/oauth/token"
+    url = f"{rt.settings.gateway}/oauth/token"
     form: dict[str, Any] = {
         "grant_type": GRANT_TOKEN_EXCHANGE,
         "subject_token": subject_token,
@@ -62,11 +63,11 @@ def request_function_token(
     }
     if audiences:
         form["audience"] = sorted(set(audiences))  # httpx sends a list as repeated fields
-    sent_at = ctx.now()
+    sent_at = rt.now()
     try:
-        response = ctx.client.post(url, data=form, headers={"Accept": "application/json"})
+        response = rt.client.post(url, data=form, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
-        raise transport_failure(exc, "token exchange", ctx.settings) from exc
+        raise transport_failure(exc, "token exchange", rt.settings) from exc
 
     try:
         body: Any = response.json()
@@ -124,7 +125,7 @@ class ObtainedToken:
 
 
 def obtain_function_token(
-    ctx: Context,
+    rt: Runtime,
     subject: SubjectSource,
     audiences: list[str],
     *,
@@ -139,14 +140,14 @@ def obtain_function_token(
     held: of N processes that miss together, one exchanges and the rest reuse its token.
     `reject` names a token the function just refused: it is never returned from the cache.
     """
-    key = function_token_key(ctx.settings.gateway, subject.identity, audiences)
+    key = function_token_key(rt.settings.gateway, subject.identity, audiences)
 
     def cached() -> FunctionToken | None:
         if force:
             return None
-        entry = ctx.store.get(key)
+        entry = rt.store.get(key)
         token = FunctionToken.from_entry(entry) if entry else None
-        if token and token.usable(ctx.now(), min_ttl) and token.access_token != reject:
+        if token and token.usable(rt.now(), min_ttl) and token.access_token != reject:
             return token
         return None
 
@@ -154,11 +155,11 @@ def obtain_function_token(
     hit = cached()
     if hit is not None:
         return ObtainedToken(hit, True, key)
-    with ctx.home.lock(key):
+    with rt.home.lock(key):
         hit = cached()
         if hit is not None:
             return ObtainedToken(hit, True, key)
-        token = request_function_token(ctx, subject.fetch(), subject_type, audiences)
+        token = request_function_token(rt, subject.fetch(), subject_type, audiences)
         if token.expires_at is not None:
-            ctx.store.put(key, token.to_entry())
+            rt.store.put(key, token.to_entry())
         return ObtainedToken(token, False, key)

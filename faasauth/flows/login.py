@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.tokens.login import Login, login_key
 
 
-def renew_login(ctx: Context, login: Login) -> Login:
+def renew_login(rt: Runtime, login: Login) -> Login:
     """A renewed copy of `login`, or an error; the stored entry is not touched here."""
     from faasauth.idp.grants import renew
 
-    return renew(ctx, login)
+    return renew(rt, login)
 
 
-def fresh_login(ctx: Context, login: Login) -> Login:
-    if not login.needs_renewal(ctx.now()):
+def fresh_login(rt: Runtime, login: Login) -> Login:
+    if not login.needs_renewal(rt.now()):
         return login
     key = login_key(login.gateway)
-    with ctx.home.lock(key):
+    with rt.home.lock(key):
         # Another process may have renewed it while we waited for the lock.
-        entry = ctx.store.get(key)
+        entry = rt.store.get(key)
         current = (Login.from_entry(entry) if entry else None) or login
-        if not current.needs_renewal(ctx.now()):
+        if not current.needs_renewal(rt.now()):
             return current
-        renewed = renew_login(ctx, current)
-        ctx.store.put(key, renewed.to_entry())
+        renewed = renew_login(rt, current)
+        rt.store.put(key, renewed.to_entry())
         return renewed

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.flows.exchange import FUNCTION_PREFIX
 from faasauth.tokens.login import LOGIN_PREFIX, Login
-from faasauth.tokens.jwt import FunctionToken, mask
+from faasauth.tokens.function import FunctionToken
+from faasauth.tokens.jwt import mask
 
 
 def _gateway_of(key: str) -> str | None:
@@ -21,8 +22,8 @@ def _left(expires_at: float | None, now: float) -> int | None:
     return None if expires_at is None else int(expires_at - now)
 
 
-def collect_status(ctx: Context) -> dict[str, Any]:
-    store, now = ctx.store, ctx.now()
+def collect_status(rt: Runtime) -> dict[str, Any]:
+    store, now = rt.store, rt.now()
     logins: list[dict[str, Any]] = []
     tokens: list[dict[str, Any]] = []
     for key in store.keys():
@@ -61,7 +62,7 @@ def collect_status(ctx: Context) -> dict[str, Any]:
                     "token": mask(token.access_token),
                 }
             )
-    current = ctx.settings.gateway
+    current = rt.settings.gateway
     usable = any(
         item["gateway"] == current and (not item["expired"] or item["refreshable"])
         for item in logins
@@ -72,7 +73,7 @@ def collect_status(ctx: Context) -> dict[str, Any]:
         "store": {
             "backend": store.name,
             "reason": store.reason or f"FAASAUTH_TOKEN_STORE={store.name}",
-            "location": str(ctx.home.path),
+            "location": str(rt.home.path),
             "plain_file": store.plain_file,
         },
         "logins": logins,
@@ -80,17 +81,17 @@ def collect_status(ctx: Context) -> dict[str, Any]:
     }
 
 
-def remove_stored(ctx: Context, gateway: str | None) -> int:
+def remove_stored(rt: Runtime, gateway: str | None) -> int:
     """Delete the login and function tokens of `gateway` (all gateways when None)."""
     removed = 0
-    for key in ctx.store.keys():
+    for key in rt.store.keys():
         owner = _gateway_of(key)
         if owner is None or (gateway is not None and owner != gateway):
             continue
-        with ctx.home.lock(key):
-            ctx.store.delete(key)
+        with rt.home.lock(key):
+            rt.store.delete(key)
         removed += 1
     if gateway is None:
         # Damaged entries name no gateway, but may still hold a secret.
-        removed += ctx.store.remove_unreadable()
+        removed += rt.store.remove_unreadable()
     return removed

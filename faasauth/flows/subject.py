@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.errors import NotLoggedIn, UsageFailure
 from faasauth.tokens.login import Login, login_key
 from faasauth.config.secrets import read_token_file
@@ -34,16 +34,16 @@ def _fixed(description: str, token: str) -> SubjectSource:
     return SubjectSource(description, _token_identity(token), lambda: token)
 
 
-def load_login(ctx: Context) -> Login | None:
-    entry = ctx.store.get(login_key(ctx.settings.gateway))
+def load_login(rt: Runtime) -> Login | None:
+    entry = rt.store.get(login_key(rt.settings.gateway))
     return Login.from_entry(entry) if entry else None
 
 
-def _login_source(ctx: Context, login: Login) -> SubjectSource:
+def _login_source(rt: Runtime, login: Login) -> SubjectSource:
     def fetch() -> str:
         from faasauth.flows.login import fresh_login
 
-        token = fresh_login(ctx, login).subject_token
+        token = fresh_login(rt, login).subject_token
         assert token is not None  # fresh_login raises rather than return a login without one
         return token
 
@@ -59,9 +59,9 @@ def faas_cli_config_path(env: Mapping[str, str]) -> Path:
     return Path.home() / ".openfaas" / "config.yml"
 
 
-def faas_cli_token(ctx: Context) -> str | None:
+def faas_cli_token(rt: Runtime) -> str | None:
     """The `auth: oauth2` token faas-cli keeps for this gateway, if any."""
-    path = faas_cli_config_path(ctx.env)
+    path = faas_cli_config_path(rt.env)
     if not path.is_file():
         return None
     import yaml
@@ -82,21 +82,21 @@ def faas_cli_token(ctx: Context) -> str | None:
         except UsageFailure:
             continue
         token = item.get("token")
-        if gateway == ctx.settings.gateway and isinstance(token, str) and token:
+        if gateway == rt.settings.gateway and isinstance(token, str) and token:
             return token
     return None
 
 
-def find_subject(ctx: Context, token_file: str | None = None) -> SubjectSource:
+def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
     if token_file:
         return _fixed(f"the token file {token_file}", read_token_file(token_file))
-    from_env = (ctx.env.get("FAASAUTH_SUBJECT_TOKEN") or "").strip()
+    from_env = (rt.env.get("FAASAUTH_SUBJECT_TOKEN") or "").strip()
     if from_env:
         return _fixed("FAASAUTH_SUBJECT_TOKEN", from_env)
-    login = load_login(ctx)
+    login = load_login(rt)
     if login is not None:
-        return _login_source(ctx, login)
-    token = faas_cli_token(ctx)
+        return _login_source(rt, login)
+    token = faas_cli_token(rt)
     if token:
         return _fixed("faas-cli's config.yml", token)
-    raise NotLoggedIn(f"not logged in to {ctx.settings.gateway}")
+    raise NotLoggedIn(f"not logged in to {rt.settings.gateway}")

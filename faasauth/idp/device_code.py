@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.errors import LoginFailed, MalformedResponse, TransientFailure
 from faasauth.idp.forms import GRANT_DEVICE_CODE, Client, OAuthError, post_form
 
@@ -81,7 +81,7 @@ class DevicePrompt(Protocol):
 
 @dataclass
 class DeviceGrant:
-    ctx: Context
+    rt: Runtime
     device_endpoint: str
     token_endpoint: str
     client: Client
@@ -93,7 +93,7 @@ class DeviceGrant:
         form: dict[str, Any] = {}
         if self.scope:
             form["scope"] = self.scope
-        result = post_form(self.ctx, self.device_endpoint, form, self.client, "login")
+        result = post_form(self.rt, self.device_endpoint, form, self.client, "login")
         if isinstance(result, OAuthError):
             raise LoginFailed(f"login failed: {result.message()}")
         return DeviceCode.from_response(result)
@@ -123,7 +123,7 @@ class DeviceGrant:
             self.prompt.wait(interval, deadline)
             form = {"grant_type": GRANT_DEVICE_CODE, "device_code": code.device_code}
             try:
-                result = post_form(self.ctx, self.token_endpoint, form, self.client, "login")
+                result = post_form(self.rt, self.token_endpoint, form, self.client, "login")
             except TransientFailure:
                 # The person may be approving right now: a passing network or server fault
                 # must not throw their login away. Several in a row end it.

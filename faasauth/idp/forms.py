@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.errors import LoginFailed, MalformedResponse, TransientFailure, UsageFailure
 from faasauth.tokens.jwt import redact_tokens
 
@@ -78,22 +78,22 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _get(ctx: Context, url: str, what: str) -> httpx.Response:
+def _get(rt: Runtime, url: str, what: str) -> httpx.Response:
     import httpx
 
     from faasauth.http import transport_failure
 
     try:
-        return ctx.client.get(url, headers={"Accept": "application/json"})
+        return rt.client.get(url, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
-        raise transport_failure(exc, what, ctx.settings) from exc
+        raise transport_failure(exc, what, rt.settings) from exc
 
 
-def discover(ctx: Context, authority: str) -> dict[str, Any]:
+def discover(rt: Runtime, authority: str) -> dict[str, Any]:
     from faasauth.http import summarise_body
 
     url = authority.rstrip("/") + "/.well-known/openid-configuration"
-    response = _get(ctx, url, "OIDC discovery")
+    response = _get(rt, url, "OIDC discovery")
     document = _json_or_none(response)
     if response.status_code != 200 or not isinstance(document, dict):
         raise MalformedResponse(
@@ -106,7 +106,7 @@ def discover(ctx: Context, authority: str) -> dict[str, Any]:
 
 
 def resolve_endpoints(
-    ctx: Context,
+    rt: Runtime,
     authority: str | None,
     *,
     token_url: str | None,
@@ -120,7 +120,7 @@ def resolve_endpoints(
         raise UsageFailure(
             "no identity provider given: pass --authority ISSUER_URL (or FAASAUTH_AUTHORITY)"
         )
-    document = discover(ctx, authority)
+    document = discover(rt, authority)
     token_endpoint = token_url or document.get("token_endpoint")
     if not isinstance(token_endpoint, str) or not token_endpoint:
         raise MalformedResponse(
@@ -145,7 +145,7 @@ def resolve_endpoints(
 
 
 def post_form(
-    ctx: Context, url: str, form: dict[str, Any], client: Client, what: str
+    rt: Runtime, url: str, form: dict[str, Any], client: Client, what: str
 ) -> dict[str, Any] | OAuthError:
     """POST to an IdP endpoint: the JSON answer, an OAuthError for a JSON 4xx error,
     and faasauth errors for everything else (exit 3: not an answer we can use)."""
@@ -159,9 +159,9 @@ def post_form(
     # device codes, refresh tokens and even secrets in their error descriptions.
     sent = (client.secret, *(str(v) for k, v in form.items() if k in SECRET_FIELDS))
     try:
-        response = ctx.client.post(url, data=form, headers=headers)
+        response = rt.client.post(url, data=form, headers=headers)
     except httpx.HTTPError as exc:
-        raise transport_failure(exc, what, ctx.settings) from exc
+        raise transport_failure(exc, what, rt.settings) from exc
     body = _json_or_none(response)
     if response.status_code >= 500:
         raise TransientFailure(
@@ -186,10 +186,10 @@ def post_form(
 
 
 def token_request(
-    ctx: Context, endpoint: str, form: dict[str, Any], client: Client
+    rt: Runtime, endpoint: str, form: dict[str, Any], client: Client
 ) -> dict[str, Any]:
     """A token endpoint call that must succeed: OAuth errors become LoginFailed (exit 4)."""
-    result = post_form(ctx, endpoint, form, client, "login")
+    result = post_form(rt, endpoint, form, client, "login")
     if isinstance(result, OAuthError):
         raise LoginFailed(f"login failed: {result.message()}")
     if not isinstance(result.get("access_token"), str) or not result["access_token"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.idp.device_code import DeviceGrant, DevicePrompt
 from faasauth.errors import LoginFailed, MalformedResponse, NotLoggedIn, UsageFailure
 from faasauth.tokens.login import Login
@@ -54,13 +54,13 @@ def _client(client_id: str, secret: str | None, endpoints: ProviderEndpoints) ->
 
 
 def _login_from(
-    ctx: Context, response: dict[str, Any], request: LoginRequest, endpoints: ProviderEndpoints,
+    rt: Runtime, response: dict[str, Any], request: LoginRequest, endpoints: ProviderEndpoints,
     client: Client, *, previous_refresh: str | None = None,
 ) -> Login:
     return Login.from_token_response(
-        ctx.settings.gateway,
+        rt.settings.gateway,
         response,
-        ctx.now(),
+        rt.now(),
         authority=request.authority,
         client_id=request.client_id,
         grant=request.chosen_grant,
@@ -72,17 +72,17 @@ def _login_from(
 
 
 def _client_credentials(
-    ctx: Context, request: LoginRequest, endpoints: ProviderEndpoints, client: Client
+    rt: Runtime, request: LoginRequest, endpoints: ProviderEndpoints, client: Client
 ) -> Login:
     form: dict[str, Any] = {"grant_type": GRANT_CLIENT_CREDENTIALS}
     if request.chosen_scope:
         form["scope"] = request.chosen_scope
-    response = token_request(ctx, endpoints.token_endpoint, form, client)
-    return _login_from(ctx, response, request, endpoints, client)
+    response = token_request(rt, endpoints.token_endpoint, form, client)
+    return _login_from(rt, response, request, endpoints, client)
 
 
 def log_in(
-    ctx: Context, request: LoginRequest, prompt: Callable[[], DevicePrompt]
+    rt: Runtime, request: LoginRequest, prompt: Callable[[], DevicePrompt]
 ) -> Login:
     """Run the chosen grant against the IdP; the caller stores the result."""
     if not request.client_id:
@@ -96,7 +96,7 @@ def log_in(
             hint="set FAASAUTH_CLIENT_SECRET, or pass --client-secret-file PATH",
         )
     endpoints = resolve_endpoints(
-        ctx,
+        rt,
         request.authority,
         token_url=request.token_url,
         device_url=request.device_url,
@@ -104,26 +104,26 @@ def log_in(
     )
     client = _client(request.client_id, request.client_secret, endpoints)
     if grant == "client_credentials":
-        return _client_credentials(ctx, request, endpoints, client)
+        return _client_credentials(rt, request, endpoints, client)
     assert endpoints.device_endpoint is not None
     device = DeviceGrant(
-        ctx, endpoints.device_endpoint, endpoints.token_endpoint, client,
+        rt, endpoints.device_endpoint, endpoints.token_endpoint, client,
         request.chosen_scope, prompt(),
     )
-    return _login_from(ctx, device.run(), request, endpoints, client)
+    return _login_from(rt, device.run(), request, endpoints, client)
 
 
-def login_from_token(ctx: Context, token: str) -> Login:
+def login_from_token(rt: Runtime, token: str) -> Login:
     """An ID token obtained elsewhere (CI federation), kept as the login as it is."""
     claims = unverified_claims(token)
     response: dict[str, Any] = {"id_token": token} if claims else {"access_token": token}
-    login = Login.from_token_response(ctx.settings.gateway, response, ctx.now(), grant="token")
-    if login.expires_at is not None and login.expires_at <= ctx.now():
+    login = Login.from_token_response(rt.settings.gateway, response, rt.now(), grant="token")
+    if login.expires_at is not None and login.expires_at <= rt.now():
         raise LoginFailed("the given token has already expired")
     return login
 
 
-def renew(ctx: Context, login: Login) -> Login:
+def renew(rt: Runtime, login: Login) -> Login:
     """A renewed login: the refresh token first, then a new client-credentials grant
     when the secret is in the environment. Raises; never touches the stored entry."""
     from faasauth.config.secrets import read_client_secret
@@ -132,7 +132,7 @@ def renew(ctx: Context, login: Login) -> Login:
     # another client, and must not be sent (or recorded as this login's method).
     public = login.auth_method == "none"
     secret = (
-        read_client_secret(None, ctx.env, allow_stdin=False)
+        read_client_secret(None, rt.env, allow_stdin=False)
         if login.client_id and not public else None
     )
     request = LoginRequest(
@@ -147,12 +147,12 @@ def renew(ctx: Context, login: Login) -> Login:
     if login.refresh_token and login.token_endpoint and login.client_id:
         endpoints = ProviderEndpoints(login.token_endpoint)
         form = {"grant_type": GRANT_REFRESH_TOKEN, "refresh_token": login.refresh_token}
-        result = post_form(ctx, login.token_endpoint, form, client, "login refresh")
+        result = post_form(rt, login.token_endpoint, form, client, "login refresh")
         if not isinstance(result, OAuthError) and isinstance(result.get("access_token"), str) \
                 and result["access_token"]:
             # A provider that does not rotate refresh tokens sends none back: keep ours.
             return _login_from(
-                ctx, result, request, endpoints, client, previous_refresh=login.refresh_token
+                rt, result, request, endpoints, client, previous_refresh=login.refresh_token
             )
         if not isinstance(result, OAuthError) and not can_grant_again:
             # Not a refusal but an answer we cannot use: server trouble (exit 3), like login.
@@ -164,5 +164,5 @@ def renew(ctx: Context, login: Login) -> Login:
             if isinstance(result, OAuthError) else "its refresh gave no access_token"
         )
     if can_grant_again and login.token_endpoint and login.client_id:
-        return _client_credentials(ctx, request, ProviderEndpoints(login.token_endpoint), client)
+        return _client_credentials(rt, request, ProviderEndpoints(login.token_endpoint), client)
     raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}")

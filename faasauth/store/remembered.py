@@ -26,7 +26,7 @@ from typing import Any
 from faasauth.console import warn
 from faasauth.errors import FaasauthError
 from faasauth.store.home import Home
-from faasauth.tokens.jwt import Clock, system_clock
+from faasauth.tokens.expiry import Clock, system_clock
 
 STATE_FILE = "remembered-functions.json"
 LOCK_KEY = "state|" + STATE_FILE

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
-from faasauth.tokens.jwt import expires_at_from, unverified_claims
+from faasauth.tokens.expiry import expires_at_from
+
+from faasauth.tokens.jwt import unverified_claims
 
 LOGIN_PREFIX = "login|"
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote_plus
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.idp.device_code import DeviceCode
 from faasauth.config.settings import resolve_settings
 
@@ -95,12 +95,12 @@ class RecordingPrompt:
         self.closed.append(approved)
 
 
-def make_context(clock: Callable[[], float] | None = None,
-                 env: dict[str, str] | None = None, **settings: Any) -> Context:
+def make_runtime(clock: Callable[[], float] | None = None,
+                 env: dict[str, str] | None = None, **settings: Any) -> Runtime:
     kwargs: dict[str, Any] = {"env": env}
     if clock is not None:
         kwargs["clock"] = clock
-    return Context(resolve_settings(**settings), **kwargs)
+    return Runtime(resolve_settings(**settings), **kwargs)
 
 
 def stored_files(home: Path) -> dict[str, bytes]:

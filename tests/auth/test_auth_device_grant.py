@@ -12,7 +12,7 @@ from auth.helpers import (
     FakeClock,
     IdP,
     RecordingPrompt,
-    make_context,
+    make_runtime,
     make_jwt,
     stored_files,
     stored_login_entry,
@@ -55,7 +55,7 @@ def script(idp: IdP, device: dict[str, Any], *polls: tuple[dict[str, Any], int])
 
 def grant(idp: IdP, clock: FakeClock, prompt: Any, client: Client | None = None,
           scope: str | None = "openid offline_access") -> DeviceGrant:
-    return DeviceGrant(make_context(), idp.device_url, idp.token_url, client or Client("public"),
+    return DeviceGrant(make_runtime(), idp.device_url, idp.token_url, client or Client("public"),
                        scope, prompt, clock=clock)
 
 

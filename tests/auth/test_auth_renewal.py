@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from auth.helpers import FakeClock, IdP, make_context, make_jwt, stored_files
-from faasauth.runtime import Context
+from auth.helpers import FakeClock, IdP, make_runtime, make_jwt, stored_files
+from faasauth.runtime import Runtime
 from faasauth.errors import ExitCode, MalformedResponse, NotLoggedIn, TransientFailure
 from faasauth.tokens.login import Login, login_key
 from faasauth.flows.login import fresh_login
@@ -36,14 +36,14 @@ def stored(idp: IdP, **fields: Any) -> Login:
     return Login(**values)
 
 
-def keep(login: Login) -> Context:
-    ctx = make_context()
+def keep(login: Login) -> Runtime:
+    ctx = make_runtime()
     ctx.store.put(login_key(login.gateway), login.to_entry())
     return ctx
 
 
 def renew_at(login: Login, now: float = EXPIRED, env: dict[str, str] | None = None) -> Login:
-    return fresh_login(make_context(clock=FakeClock(now), env=env or {}), login)
+    return fresh_login(make_runtime(clock=FakeClock(now), env=env or {}), login)
 
 
 def test_refresh_keeps_the_old_refresh_token_when_none_comes_back(
@@ -64,7 +64,7 @@ def test_refresh_keeps_the_old_refresh_token_when_none_comes_back(
     assert idp.form(request) == {"grant_type": "refresh_token", "refresh_token": OLD_REFRESH,
                                  "client_id": "public"}
     assert "Authorization" not in request.headers
-    again = make_context().store.get(login_key(GATEWAY))
+    again = make_runtime().store.get(login_key(GATEWAY))
     assert again is not None and Login.from_entry(again) == renewed
 
 

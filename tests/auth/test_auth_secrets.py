@@ -146,7 +146,7 @@ def test_secret_echoed_in_a_non_json_answer_is_not_repeated(
 
 
 def test_a_refresh_token_echoed_in_a_refusal_is_not_repeated(idp: IdP) -> None:
-    from auth.helpers import FakeClock, make_context
+    from auth.helpers import FakeClock, make_runtime
     from faasauth.errors import NotLoggedIn
     from faasauth.tokens.login import Login
     from faasauth.flows.login import fresh_login
@@ -158,7 +158,7 @@ def test_a_refresh_token_echoed_in_a_refusal_is_not_repeated(idp: IdP) -> None:
         {"error": "invalid_grant", "error_description": f"refresh token {REFRESH} is revoked"},
         400)
     with pytest.raises(NotLoggedIn) as refused:
-        fresh_login(make_context(clock=FakeClock(5000.0), env={}), login)
+        fresh_login(make_runtime(clock=FakeClock(5000.0), env={}), login)
     assert "refresh token <redacted> is revoked" in refused.value.message
     assert REFRESH not in refused.value.message
 

@@ -227,7 +227,7 @@ def store_function_token(home: Path, gateway_url: str, token: str, audience: lis
     from faasauth.flows.exchange import function_token_key
     from faasauth.store.backends import FileStore
     from faasauth.store.home import Home
-    from faasauth.tokens.jwt import FunctionToken
+    from faasauth.tokens.function import FunctionToken
 
     now = time.time()
     entry = FunctionToken(token, expires_at=now + expires_in, audience=audience, obtained_at=now)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.flows.exchange import function_token_key, obtain_function_token
 from faasauth.config.settings import resolve_settings
 from faasauth.flows.subject import SubjectSource
@@ -217,7 +217,7 @@ class FakeClock:
 
 def test_expiry_with_a_fake_clock(gateway: Gateway) -> None:
     clock = FakeClock()
-    ctx = Context(resolve_settings(gateway=gateway.url), clock=clock)
+    ctx = Runtime(resolve_settings(gateway=gateway.url), clock=clock)
     source = SubjectSource("test", "token|abc", lambda: SUBJECT)
     try:
         first = obtain_function_token(ctx, source, ["dev:fn"], min_ttl=30)
@@ -674,7 +674,7 @@ def test_unusable_expires_in_is_unknown_not_forever_nor_a_crash(
 
 
 def test_expires_at_from_unit() -> None:
-    from faasauth.tokens.jwt import expires_at_from
+    from faasauth.tokens.expiry import expires_at_from
 
     now = 1000.0
     assert expires_at_from({"expires_in": 300}, "x", now) == 1300.0

@@ -73,13 +73,13 @@ def test_exchange_waiting_too_long_for_the_lock_is_exit_3(
 ) -> None:
     """Another process holds the exchange lock for this token; we give up with exit 3."""
     import faasauth.store.home
-    from faasauth.runtime import Context
+    from faasauth.runtime import Runtime
     from faasauth.flows.exchange import function_token_key
     from faasauth.config.settings import resolve_settings
     from faasauth.flows.subject import find_subject
 
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "opaque-subject-token-1")
-    ctx = Context(resolve_settings(gateway=gateway.url))
+    ctx = Runtime(resolve_settings(gateway=gateway.url))
     key = function_token_key(gateway.url, find_subject(ctx).identity, ["dev:fn"])
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(ctx.home.lock(key).path)],

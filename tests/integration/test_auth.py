@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from faasauth.runtime import Context
+from faasauth.runtime import Runtime
 from faasauth.errors import NotLoggedIn
 from faasauth.tokens.login import Login, login_key
 from faasauth.flows.login import fresh_login
@@ -45,7 +45,7 @@ def faasauth(*args: str, env: dict[str, str] | None = None, input: str | None = 
 
 
 def stored_login(gateway: str = "http://127.0.0.1:8080") -> Login:
-    ctx = Context(resolve_settings())
+    ctx = Runtime(resolve_settings())
     entry = ctx.store.get(login_key(gateway))
     assert entry is not None, "no login was stored"
     login = Login.from_entry(entry)
@@ -232,7 +232,7 @@ def test_refresh_renews_and_rotates(real_idp: Any) -> None:
     before = _device_login(real_idp)
     assert before.expires_at is not None
     later = before.expires_at + 60  # the clock says the ID token has expired
-    ctx = Context(resolve_settings(), clock=lambda: later)
+    ctx = Runtime(resolve_settings(), clock=lambda: later)
     renewed = fresh_login(ctx, before)
     assert renewed.refresh_token and renewed.refresh_token != before.refresh_token
     assert renewed.access_token and renewed.access_token != before.access_token
@@ -245,11 +245,11 @@ def test_failed_refresh_keeps_the_stored_login(real_idp: Any) -> None:
     before = _device_login(real_idp)
     assert before.expires_at is not None
     later = before.expires_at + 60
-    ctx = Context(resolve_settings(), clock=lambda: later)
+    ctx = Runtime(resolve_settings(), clock=lambda: later)
     fresh_login(ctx, before)  # rotates: before.refresh_token is now spent
     after_first = stored_login()
     # A stale copy of the login (another process's view) tries the spent refresh token.
-    ctx2 = Context(resolve_settings(), clock=lambda: later)
+    ctx2 = Runtime(resolve_settings(), clock=lambda: later)
     ctx2.store.put(login_key(before.gateway), {**before.to_entry()})
     with pytest.raises(NotLoggedIn) as refused:
         fresh_login(ctx2, before)
@@ -267,11 +267,11 @@ def test_client_credentials_renew_with_the_secret_in_the_environment(
     before = stored_login()
     assert before.expires_at is not None
     later = before.expires_at + 60
-    ctx = Context(resolve_settings(), clock=lambda: later)
+    ctx = Runtime(resolve_settings(), clock=lambda: later)
     with pytest.raises(NotLoggedIn):
         fresh_login(ctx, before)  # no secret in the environment: cannot renew
     monkeypatch.setenv("FAASAUTH_CLIENT_SECRET", CC_CLIENT_SECRET)
-    ctx = Context(resolve_settings(), clock=lambda: later)
+    ctx = Runtime(resolve_settings(), clock=lambda: later)
     renewed = fresh_login(ctx, before)
     assert renewed.access_token != before.access_token
     assert renewed.obtained_at == later

@@ -16,7 +16,7 @@ from faasauth.store.remembered import RememberedFunctions
 from faasauth.gateway.body import RequestBody
 from faasauth.config.settings import Settings
 from faasauth.store.home import Home
-from faasauth.tokens.jwt import FunctionToken
+from faasauth.tokens.function import FunctionToken
 
 GATEWAY = "https://gw.example.com"
 CHALLENGE = {"WWW-Authenticate": "Bearer realm=IAM function invoke"}

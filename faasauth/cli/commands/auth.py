@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from faasauth.cli.options import gateway_options, make_context
+from faasauth.cli.options import gateway_options, make_runtime
 
 
 @click.command("auth")
@@ -56,7 +56,7 @@ def command(
     """
     from faasauth.flows.auth import run_auth
 
-    ctx = make_context(**connection)  # type: ignore[arg-type]
+    ctx = make_runtime(**connection)  # type: ignore[arg-type]
     run_auth(
         ctx,
         authority=authority,

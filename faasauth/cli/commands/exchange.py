@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from faasauth.cli.options import gateway_options, lazy_completer, make_context
+from faasauth.cli.options import gateway_options, lazy_completer, make_runtime
 
 
 @click.command("exchange")
@@ -69,7 +69,7 @@ def command(
     from faasauth.flows.subject import find_subject
 
     checked = [parse_audience(a) for a in audiences]
-    ctx = make_context(**connection)  # type: ignore[arg-type]
+    ctx = make_runtime(**connection)  # type: ignore[arg-type]
     subject = find_subject(ctx, subject_token_file)
     obtained = obtain_function_token(
         ctx, subject, checked, subject_type=subject_token_type, min_ttl=min_ttl, force=force

@@ -4,7 +4,7 @@ from typing import Any
 
 import click
 
-from faasauth.cli.options import gateway_options, lazy_completer, make_context, namespace_option
+from faasauth.cli.options import gateway_options, lazy_completer, make_runtime, namespace_option
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -114,7 +114,7 @@ def command(
     checked_audience = parse_audience(audience) if audience else None
     key = _signing_key(sign_header, sign_key, key_file)
 
-    ctx = make_context(namespace=namespace, function=name, **connection)
+    ctx = make_runtime(namespace=namespace, function=name, **connection)
     function_namespace = ctx.settings.namespace
     if function_namespace is None and "." in name:
         # `invoke env.dev`: faas-cli sends it as is and the gateway reads the namespace

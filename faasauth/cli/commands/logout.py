@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from faasauth.cli.options import gateway_options, make_context
+from faasauth.cli.options import gateway_options, make_runtime
 
 
 @click.command("logout")
@@ -23,7 +23,7 @@ def command(everything: bool, **connection: str | bool | None) -> None:
 
     if everything and connection.get("gateway"):
         raise click.UsageError("use either --gateway or --all, not both")
-    ctx = make_context(**connection)  # type: ignore[arg-type]
+    ctx = make_runtime(**connection)  # type: ignore[arg-type]
     removed = remove_stored(ctx, None if everything else ctx.settings.gateway)
     where = "all gateways" if everything else ctx.settings.gateway
     say(f"Removed {removed} stored item{'s' if removed != 1 else ''} for {where}.")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from faasauth.cli.options import gateway_options, make_context
+from faasauth.cli.options import gateway_options, make_runtime
 
 
 @click.command("status")
@@ -21,7 +21,7 @@ def command(as_json: bool, **connection: str | bool | None) -> int:
     from faasauth.flows.status import collect_status
     from faasauth.cli.render import print_status
 
-    ctx = make_context(**connection)  # type: ignore[arg-type]
+    ctx = make_runtime(**connection)  # type: ignore[arg-type]
     status = collect_status(ctx)
     print_status(status, as_json=as_json)
     return ExitCode.OK if status["usable_login"] else ExitCode.REFUSED

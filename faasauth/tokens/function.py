@@ -1,0 +1,44 @@
+"""A function access token, as minted by the gateway's token exchange and cached."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass
+class FunctionToken:
+    """A function access token minted by the gateway's token exchange."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_at: float | None = None
+    scope: str | None = None
+    audience: list[str] = field(default_factory=list)
+    obtained_at: float = 0.0
+
+    def seconds_left(self, now: float) -> float | None:
+        return None if self.expires_at is None else self.expires_at - now
+
+    def usable(self, now: float, min_ttl: float) -> bool:
+        # A token of unknown lifetime is used once and not trusted from the cache.
+        left = self.seconds_left(now)
+        return left is not None and left >= min_ttl
+
+    def to_entry(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> FunctionToken | None:
+        try:
+            token = cls(
+                access_token=str(entry["access_token"]),
+                token_type=str(entry.get("token_type") or "Bearer"),
+                expires_at=None if entry.get("expires_at") is None else float(entry["expires_at"]),
+                scope=entry.get("scope"),
+                audience=[str(a) for a in entry.get("audience") or []],
+                obtained_at=float(entry.get("obtained_at") or 0.0),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return token if token.access_token else None
