@@ -183,3 +183,15 @@ def summarise_body(response: httpx.Response, *secrets: str | None) -> str:
         text = ""
     line = first_line(text, secrets=secrets)
     return f"{content_type}: {line}" if line else content_type
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

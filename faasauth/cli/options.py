@@ -5,7 +5,7 @@ Imports only click: this module is on the `--help` path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 import click
 
@@ -89,29 +89,28 @@ def namespace_option(f: F) -> F:
 
 
 def make_runtime(
+    connection: Mapping[str, object],
     *,
-    gateway: str | None = None,
     namespace: str | None = None,
     function: str | None = None,
-    tls_no_verify: bool = False,
-    cacert: str | None = None,
-    timeout: str | None = None,
 ) -> Runtime:
-    """Resolve settings for the running command and build the Runtime.
-
-    The Runtime is closed when the click context ends.
-    """
-    from faasauth.runtime import Runtime
+    """Resolve settings from the gateway options (`connection`, as click parsed them) and
+    build the Runtime; it is closed when the click context ends."""
     from faasauth.config.settings import resolve_settings
+    from faasauth.runtime import Runtime
+
+    def text(name: str) -> str | None:
+        value = connection.get(name)
+        return value if isinstance(value, str) else None
 
     click_ctx = click.get_current_context()
     settings = resolve_settings(
-        gateway=gateway,
+        gateway=text("gateway"),
         namespace=namespace,
         function=function,
-        tls_no_verify=tls_no_verify,
-        cacert=cacert,
-        timeout=timeout,
+        tls_no_verify=bool(connection.get("tls_no_verify")),
+        cacert=text("cacert"),
+        timeout=text("timeout"),
         verbose=bool(click_ctx.find_root().meta.get(VERBOSE_KEY)),
     )
     runtime = Runtime(settings)

@@ -1,68 +1,99 @@
-"""The `faasauth auth` use case: pick the source of the login, obtain it, keep it."""
+"""`faasauth auth`: pick the source of the login, obtain it, keep it for the gateway.
+
+    an ID token from outside (--token-file, FAASAUTH_ID_TOKEN)  kept as it is
+    otherwise                                                  a grant at the IdP
+                                                               (faasauth.idp.grants)
+"""
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
+from typing import Callable
 
-from faasauth.console import say
+from faasauth.errors import LoginFailed
+from faasauth.idp.device_code import DevicePrompt
 from faasauth.runtime import Runtime
-from faasauth.tokens.login import Login, login_key
+from faasauth.store.cache import login_key
+from faasauth.tokens.jwt import unverified_claims
+from faasauth.tokens.login import Login, LoginGrant
+from faasauth.tokens.response import TokenResponse
 
 
-def _describe(login: Login, now: float) -> str:
-    who = login.subject or "an unnamed subject"
-    issuer = f" ({login.issuer})" if login.issuer else ""
-    left = login.seconds_left(now)
-    life = "" if left is None else f"; the token is valid for {int(left // 60)} min"
-    renew = ", renewable" if login.refresh_token else ""
-    return f"Logged in to {login.gateway} as {who}{issuer}{life}{renew}."
+@dataclass(frozen=True)
+class AuthRequest:
+    """What `faasauth auth` was asked for; secrets are named by file, never carried here."""
+
+    authority: str | None = None
+    client_id: str | None = None
+    grant: str | None = None
+    scope: str | None = None
+    client_secret_file: str | None = None
+    token_file: str | None = None
+    token_url: str | None = None
+    device_url: str | None = None
 
 
-def run_auth(
-    rt: Runtime,
-    *,
-    authority: str | None,
-    client_id: str | None,
-    grant: str | None,
-    scope: str | None,
-    client_secret_file: str | None,
-    token_file: str | None,
-    token_url: str | None,
-    device_url: str | None,
-    no_browser: bool,
-    print_token: bool,
-) -> Login:
-    from faasauth.idp.grants import LoginRequest, log_in, login_from_token
-
+def run_auth(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
+    """Log in and store the login for the current gateway; returns it."""
     external = None
-    if token_file:
+    if request.token_file:
         from faasauth.config.secrets import read_token_file
 
-        external = read_token_file(token_file)
+        external = read_token_file(request.token_file)
     elif (rt.env.get("FAASAUTH_ID_TOKEN") or "").strip():
         external = rt.env["FAASAUTH_ID_TOKEN"].strip()
 
     if external is not None:
         login = login_from_token(rt, external)
     else:
-        from faasauth.config.secrets import read_client_secret
-        from faasauth.cli.device_prompt import make_prompt
-
-        request = LoginRequest(
-            authority=authority.rstrip("/") if authority else None,
-            client_id=client_id,
-            grant=grant,
-            scope=scope,
-            client_secret=read_client_secret(client_secret_file, rt.env),
-            token_url=token_url,
-            device_url=device_url,
-        )
-        login = log_in(rt, request, lambda: make_prompt(no_browser, rt.env))
-
-    key = login_key(rt.settings.gateway)
-    with rt.home.lock(key):
-        rt.store.put(key, login.to_entry())
-    say(_describe(login, rt.now()))
-    if print_token and login.subject_token:
-        sys.stdout.write(login.subject_token + "\n")
+        login = _log_in(rt, request, prompt)
+    with rt.cache.locked(login_key(login.gateway)):
+        rt.cache.save_login(login)
     return login
+
+
+def _log_in(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
+    from faasauth.config.secrets import read_client_secret
+    from faasauth.flows.login import login_from
+    from faasauth.idp.grants import LoginRequest, obtain
+
+    login_request = LoginRequest(
+        authority=request.authority.rstrip("/") if request.authority else None,
+        client_id=request.client_id,
+        grant=request.grant,
+        scope=request.scope,
+        client_secret=read_client_secret(request.client_secret_file, rt.env),
+        token_url=request.token_url,
+        device_url=request.device_url,
+    )
+    response, call = obtain(rt, login_request, prompt)
+    grant: LoginGrant = (
+        "client_credentials" if login_request.chosen_grant == "client_credentials" else "device"
+    )
+    return login_from(
+        rt, response, grant=grant, authority=login_request.authority,
+        client_id=login_request.client_id, scope=login_request.chosen_scope,
+        token_endpoint=call.endpoints.token_endpoint, auth_method=call.client.auth_method,
+    )
+
+
+def login_from_token(rt: Runtime, token: str) -> Login:
+    """An ID token obtained elsewhere (CI federation), kept as the login as it is."""
+    claims = unverified_claims(token)
+    response = TokenResponse(access_token=token, id_token=token if claims else None)
+    login = Login.from_token_response(rt.settings.gateway, response, rt.now(), grant="token")
+    if claims:
+        login.access_token = None  # a JWT is kept as the ID token it is, once
+    if login.expires_at is not None and login.expires_at <= rt.now():
+        raise LoginFailed("the given token has already expired")
+    return login
+
+
+def describe(login: Login, now: float) -> str:
+    """One line for a person: who is logged in where, for how long."""
+    who = login.subject or "an unnamed subject"
+    issuer = f" ({login.issuer})" if login.issuer else ""
+    left = login.seconds_left(now)
+    life = "" if left is None else f"; the token is valid for {int(left // 60)} min"
+    renew = ", renewable" if login.refresh_token else ""
+    return f"Logged in to {login.gateway} as {who}{issuer}{life}{renew}."

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from faasauth.runtime import Runtime
 from faasauth.errors import LoginFailed, MalformedResponse, TransientFailure
-from faasauth.idp.forms import GRANT_DEVICE_CODE, Client, OAuthError, post_form
+from faasauth.idp.forms import GRANT_DEVICE_CODE, Client, post_form
+from faasauth.runtime import Runtime
+from faasauth.tokens.response import TokenError, TokenResponse
+
+if TYPE_CHECKING:
+    from faasauth.idp.grants import GrantCall
 
 DEFAULT_INTERVAL = 5.0  # RFC 8628 3.2
 SLOW_DOWN_STEP = 5.0  # RFC 8628 3.5
@@ -94,11 +98,11 @@ class DeviceGrant:
         if self.scope:
             form["scope"] = self.scope
         result = post_form(self.rt, self.device_endpoint, form, self.client, "login")
-        if isinstance(result, OAuthError):
+        if isinstance(result, TokenError):
             raise LoginFailed(f"login failed: {result.message()}")
         return DeviceCode.from_response(result)
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> TokenResponse:
         """Show the code, poll until approved, and return the token response."""
         code = self.start()
         deadline = self.clock() + code.expires_in
@@ -111,7 +115,7 @@ class DeviceGrant:
         finally:
             self.prompt.close(approved)
 
-    def _poll(self, code: DeviceCode, deadline: float) -> dict[str, Any]:
+    def _poll(self, code: DeviceCode, deadline: float) -> TokenResponse:
         interval = code.interval
         failures = 0
         while True:
@@ -132,10 +136,11 @@ class DeviceGrant:
                     raise
                 continue
             failures = 0
-            if not isinstance(result, OAuthError):
-                if not isinstance(result.get("access_token"), str):
-                    raise MalformedResponse("login failed: the token answer has no access_token")
-                return result  # never poll again after success
+            if not isinstance(result, TokenError):
+                try:
+                    return TokenResponse.from_json(result)  # never poll again after success
+                except ValueError as problem:
+                    raise MalformedResponse(f"login failed: the token answer {problem}") from None
             if result.error == "authorization_pending":
                 continue
             if result.error == "slow_down":
@@ -146,3 +151,13 @@ class DeviceGrant:
                 f"login failed: {result.message()}",
                 hint=f"{reason}; run faasauth auth again" if reason else None,
             )
+
+
+def device_code(rt: Runtime, call: GrantCall) -> TokenResponse:
+    """The grant's unit: show a code, wait for the person to approve it elsewhere."""
+    assert call.endpoints.device_endpoint is not None  # resolve_endpoints made sure
+    grant = DeviceGrant(
+        rt, call.endpoints.device_endpoint, call.endpoints.token_endpoint, call.client,
+        call.request.chosen_scope, call.prompt(),
+    )
+    return grant.run()

@@ -1,4 +1,5 @@
-"""Talking to the identity provider: discovery, client authentication, the token endpoint."""
+"""The one way faasauth talks to an identity provider's endpoints: a form POST whose
+answer is a checked TokenResponse, a TokenError, or a faasauth error (exit 3)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
+from faasauth.errors import LoginFailed, MalformedResponse, TransientFailure
 from faasauth.runtime import Runtime
-from faasauth.errors import LoginFailed, MalformedResponse, TransientFailure, UsageFailure
 from faasauth.tokens.jwt import redact_tokens
+from faasauth.tokens.response import TokenError, TokenResponse
 
 if TYPE_CHECKING:
     import httpx
@@ -17,22 +19,6 @@ if TYPE_CHECKING:
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_REFRESH_TOKEN = "refresh_token"
-
-
-@dataclass(frozen=True)
-class ProviderEndpoints:
-    token_endpoint: str
-    device_endpoint: str | None = None
-    auth_methods: tuple[str, ...] = ()  # empty: the provider did not say
-
-    def client_auth_method(self, has_secret: bool) -> str:
-        if not has_secret:
-            return "none"
-        # Basic is the RFC 6749 default; the body only when the provider rules Basic out.
-        if self.auth_methods and "client_secret_basic" not in self.auth_methods:
-            if "client_secret_post" in self.auth_methods:
-                return "client_secret_post"
-        return "client_secret_basic"
 
 
 @dataclass(frozen=True)
@@ -58,96 +44,17 @@ class Client:
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
 
 
-@dataclass(frozen=True)
-class OAuthError:
-    """An error answer of a token endpoint, kept for callers that branch on it (polling)."""
-
-    status: int
-    error: str
-    description: str | None
-
-    def message(self) -> str:
-        text = f"{self.error}: {self.description}" if self.description else self.error
-        return redact_tokens(text)
-
-
-def _json_or_none(response: httpx.Response) -> Any:
+def json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _get(rt: Runtime, url: str, what: str) -> httpx.Response:
-    import httpx
-
-    from faasauth.http import transport_failure
-
-    try:
-        return rt.client.get(url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise transport_failure(exc, what, rt.settings) from exc
-
-
-def discover(rt: Runtime, authority: str) -> dict[str, Any]:
-    from faasauth.http import summarise_body
-
-    url = authority.rstrip("/") + "/.well-known/openid-configuration"
-    response = _get(rt, url, "OIDC discovery")
-    document = _json_or_none(response)
-    if response.status_code != 200 or not isinstance(document, dict):
-        raise MalformedResponse(
-            f"OIDC discovery failed: {url} answered {response.status_code} "
-            f"({summarise_body(response)})",
-            hint="check --authority, or pass --token-url (and --device-url) for a provider "
-            "without discovery",
-        )
-    return document
-
-
-def resolve_endpoints(
-    rt: Runtime,
-    authority: str | None,
-    *,
-    token_url: str | None,
-    device_url: str | None,
-    need_device: bool,
-) -> ProviderEndpoints:
-    """Endpoints from discovery, each overridable; discovery is skipped when not needed."""
-    if token_url and (device_url or not need_device):
-        return ProviderEndpoints(token_url, device_url)
-    if not authority:
-        raise UsageFailure(
-            "no identity provider given: pass --authority ISSUER_URL (or FAASAUTH_AUTHORITY)"
-        )
-    document = discover(rt, authority)
-    token_endpoint = token_url or document.get("token_endpoint")
-    if not isinstance(token_endpoint, str) or not token_endpoint:
-        raise MalformedResponse(
-            f"the discovery document of {authority} has no token_endpoint",
-            hint="pass --token-url",
-        )
-    device_endpoint = device_url or document.get("device_authorization_endpoint")
-    if not isinstance(device_endpoint, str) or not device_endpoint:
-        device_endpoint = None  # null, "" or junk: the provider does not offer it
-    if need_device and device_endpoint is None:
-        raise UsageFailure(
-            f"the identity provider {authority} does not offer the device grant "
-            "(no device_authorization_endpoint in its discovery document)",
-            hint="use --grant client_credentials with a client secret, or pass --device-url",
-        )
-    methods = document.get("token_endpoint_auth_methods_supported")
-    return ProviderEndpoints(
-        token_endpoint,
-        device_endpoint,
-        tuple(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else (),
-    )
-
-
 def post_form(
     rt: Runtime, url: str, form: dict[str, Any], client: Client, what: str
-) -> dict[str, Any] | OAuthError:
-    """POST to an IdP endpoint: the JSON answer, an OAuthError for a JSON 4xx error,
+) -> dict[str, Any] | TokenError:
+    """POST to an IdP endpoint: the JSON answer, an TokenError for a JSON 4xx error,
     and faasauth errors for everything else (exit 3: not an answer we can use)."""
     import httpx
 
@@ -162,7 +69,7 @@ def post_form(
         response = rt.client.post(url, data=form, headers=headers)
     except httpx.HTTPError as exc:
         raise transport_failure(exc, what, rt.settings) from exc
-    body = _json_or_none(response)
+    body = json_or_none(response)
     if response.status_code >= 500:
         raise TransientFailure(
             f"{what} failed: the identity provider answered {response.status_code} "
@@ -172,7 +79,7 @@ def post_form(
         body.get("error"), str
     ):
         description = body.get("error_description")
-        return OAuthError(
+        return TokenError(
             response.status_code,
             redact_tokens(body["error"], *sent),
             redact_tokens(description, *sent) if isinstance(description, str) else None,
@@ -185,13 +92,24 @@ def post_form(
     return body
 
 
+def post_token(
+    rt: Runtime, url: str, form: dict[str, Any], client: Client, what: str
+) -> TokenResponse | TokenError:
+    """POST to a token endpoint: its answer checked once (a TokenResponse), or its error."""
+    result = post_form(rt, url, form, client, what)
+    if isinstance(result, TokenError):
+        return result
+    try:
+        return TokenResponse.from_json(result)
+    except ValueError as problem:
+        raise MalformedResponse(f"{what} failed: the token endpoint's answer {problem}") from None
+
+
 def token_request(
-    rt: Runtime, endpoint: str, form: dict[str, Any], client: Client
-) -> dict[str, Any]:
+    rt: Runtime, endpoint: str, form: dict[str, Any], client: Client, what: str = "login"
+) -> TokenResponse:
     """A token endpoint call that must succeed: OAuth errors become LoginFailed (exit 4)."""
-    result = post_form(rt, endpoint, form, client, "login")
-    if isinstance(result, OAuthError):
-        raise LoginFailed(f"login failed: {result.message()}")
-    if not isinstance(result.get("access_token"), str) or not result["access_token"]:
-        raise MalformedResponse("login failed: the token endpoint's answer has no access_token")
+    result = post_token(rt, endpoint, form, client, what)
+    if isinstance(result, TokenError):
+        raise LoginFailed(f"{what} failed: {result.message()}")
     return result

@@ -42,3 +42,12 @@ class FunctionToken:
         except (KeyError, TypeError, ValueError):
             return None
         return token if token.access_token else None
+
+
+@dataclass
+class ObtainedToken:
+    """A function token, whether it came from the cache, and its cache key."""
+
+    token: FunctionToken
+    cached: bool
+    key: str

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
-from faasauth.tokens.expiry import expires_at_from
-
+from faasauth.tokens.expiry import expires_at as expiry_time
 from faasauth.tokens.jwt import unverified_claims
+from faasauth.tokens.response import TokenResponse
 
-LOGIN_PREFIX = "login|"
+# How the login was obtained: a grant at the IdP, or a token supplied from outside.
+LoginGrant = Literal["client_credentials", "device", "token"]
+LOGIN_GRANTS: tuple[str, ...] = get_args(LoginGrant)
 
 # Renew a login this long before its subject token expires, so the gateway never sees
 # a token that dies in flight.
 RENEW_MARGIN = 30.0
-
-
-def login_key(gateway: str) -> str:
-    return LOGIN_PREFIX + gateway
 
 
 @dataclass
@@ -25,7 +23,7 @@ class Login:
     gateway: str
     authority: str | None = None
     client_id: str | None = None
-    grant: str = "token"  # client_credentials | device | token (supplied from outside)
+    grant: LoginGrant = "token"
     scope: str | None = None
     token_endpoint: str | None = None
     auth_method: str | None = None  # client_secret_basic | client_secret_post | none
@@ -72,7 +70,7 @@ class Login:
                  login.auth_method, login.id_token, login.access_token, login.refresh_token,
                  login.issuer, login.subject)
         numbers = (login.expires_at, login.obtained_at)
-        if not (isinstance(login.gateway, str) and login.gateway and isinstance(login.grant, str)
+        if not (isinstance(login.gateway, str) and login.gateway and login.grant in LOGIN_GRANTS
                 and all(v is None or isinstance(v, str) for v in texts)
                 and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
                         for v in numbers)):
@@ -81,29 +79,30 @@ class Login:
 
     @classmethod
     def from_token_response(
-        cls, gateway: str, response: Mapping[str, Any], now: float, **settings: Any
+        cls, gateway: str, response: TokenResponse, now: float, **settings: Any
     ) -> Login:
         """Keep what an IdP token endpoint returned; the subject is the id_token if any."""
-        id_token = response.get("id_token") or None
-        access_token = response.get("access_token") or None
-        subject_token = id_token or access_token or ""
-        if id_token:
-            # An ID token's life is its own `exp`, not the access token's `expires_in`.
-            expires_at = expires_at_from({}, id_token, now) or expires_at_from(
-                response, subject_token, now
-            )
-        else:
-            expires_at = expires_at_from(response, subject_token, now)
+        id_token = response.id_token
+        subject_token = id_token or response.access_token
+        # An ID token's life is its own `exp`, not the access token's `expires_in`.
+        expires = expiry_time(None, id_token, now) if id_token else None
+        if expires is None:
+            expires = expiry_time(response.expires_in, subject_token, now)
         claims = unverified_claims(subject_token)
         previous_refresh = settings.pop("refresh_token", None)
         return cls(
             gateway=gateway,
             id_token=id_token,
-            access_token=access_token,
-            refresh_token=response.get("refresh_token") or previous_refresh,
-            expires_at=expires_at,
+            access_token=response.access_token,
+            refresh_token=response.refresh_token or previous_refresh,
+            expires_at=expires,
             obtained_at=now,
-            issuer=claims.get("iss"),
-            subject=claims.get("sub"),
+            issuer=_text(claims.get("iss")),
+            subject=_text(claims.get("sub")),
             **settings,
         )
+
+
+def _text(value: Any) -> str | None:
+    # A claim that is not a string (`"iss": 5`) is not shown, nor stored to be refused later.
+    return value if isinstance(value, str) and value else None

@@ -73,7 +73,7 @@ def test_default_interval_is_five_seconds(idp: IdP, clock: FakeClock,
                                           prompt: RecordingPrompt) -> None:
     script(idp, device_answer(), pending(), pending(), TOKENS)
     tokens = grant(idp, clock, prompt).run()
-    assert tokens["access_token"] == "at-0123456789"
+    assert tokens.access_token == "at-0123456789"
     assert prompt.waits == [5.0, 5.0, 5.0]
     assert prompt.closed == [True]
 
@@ -133,7 +133,7 @@ def test_never_polls_again_after_success(idp: IdP, clock: FakeClock,
     # Were it to poll again, the IdP would say the code is spent.
     idp.server.expect_request("/token").respond_with_json(pending("invalid_grant")[0], 400)
     tokens = grant(idp, clock, prompt).run()
-    assert tokens["refresh_token"] == "rt-0123456789"
+    assert tokens.refresh_token == "rt-0123456789"
     assert len(idp.requests("/token")) == 2
     assert len(prompt.waits) == 2
 
@@ -199,7 +199,7 @@ def test_a_passing_server_error_while_polling_is_survived(
     unavailable = ({"error": "server_error"}, 503)
     script(idp, device_answer(), pending(), unavailable, unavailable, pending(), unavailable,
            TOKENS)
-    assert grant(idp, clock, prompt).run()["access_token"] == "at-0123456789"
+    assert grant(idp, clock, prompt).run().access_token == "at-0123456789"
     assert prompt.closed == [True]
 
 

@@ -10,7 +10,8 @@ import pytest
 from auth.helpers import FakeClock, IdP, make_runtime, make_jwt, stored_files
 from faasauth.runtime import Runtime
 from faasauth.errors import ExitCode, MalformedResponse, NotLoggedIn, TransientFailure
-from faasauth.tokens.login import Login, login_key
+from faasauth.tokens.login import Login
+from faasauth.store.cache import login_key
 from faasauth.flows.login import fresh_login
 
 GATEWAY = "http://127.0.0.1:8080"

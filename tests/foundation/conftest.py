@@ -207,7 +207,8 @@ def store_login(
     **fields: Any,
 ) -> None:
     """Put a login for `gateway_url` in the file store, as `faasauth auth` would."""
-    from faasauth.tokens.login import Login, login_key
+    from faasauth.tokens.login import Login
+    from faasauth.store.cache import login_key
     from faasauth.store.backends import FileStore
     from faasauth.store.home import Home
 
@@ -224,7 +225,7 @@ def store_login(
 
 def store_function_token(home: Path, gateway_url: str, token: str, audience: list[str],
                          *, identity: str = "login|x", expires_in: float = 300) -> None:
-    from faasauth.flows.exchange import function_token_key
+    from faasauth.store.cache import function_token_key
     from faasauth.store.backends import FileStore
     from faasauth.store.home import Home
     from faasauth.tokens.function import FunctionToken

@@ -14,7 +14,8 @@ from typing import Any, Iterator
 import pytest
 
 from faasauth.runtime import Runtime
-from faasauth.flows.exchange import function_token_key, obtain_function_token
+from faasauth.store.cache import function_token_key
+from faasauth.flows.exchange import obtain_function_token
 from faasauth.config.settings import resolve_settings
 from faasauth.flows.subject import SubjectSource
 from foundation.conftest import Gateway, make_jwt, snapshot, store_login
@@ -561,7 +562,7 @@ def test_subject_sources_in_order(
     seen.append(gateway.forms[-1]["subject_token"])
     assert run_cli(*base).code == 0
     seen.append(gateway.forms[-1]["subject_token"])
-    from faasauth.tokens.login import login_key
+    from faasauth.store.cache import login_key
     from faasauth.store.backends import FileStore
     from faasauth.store.home import Home
 

@@ -74,7 +74,7 @@ def test_exchange_waiting_too_long_for_the_lock_is_exit_3(
     """Another process holds the exchange lock for this token; we give up with exit 3."""
     import faasauth.store.home
     from faasauth.runtime import Runtime
-    from faasauth.flows.exchange import function_token_key
+    from faasauth.store.cache import function_token_key
     from faasauth.config.settings import resolve_settings
     from faasauth.flows.subject import find_subject
 

@@ -118,7 +118,8 @@ class TestStatus:
     def test_keyring_backend_has_no_plain_file_warning(
         self, run_cli, memory_keyring, monkeypatch, home: Path
     ) -> None:
-        from faasauth.tokens.login import Login, login_key
+        from faasauth.tokens.login import Login
+        from faasauth.store.cache import login_key
         from faasauth.store.choice import open_store
 
         monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")
@@ -142,7 +143,7 @@ class TestStatus:
         assert data["store"]["reason"] == "no OS keyring backend is available (automatic choice)"
 
     def test_corrupt_login_does_not_break_status(self, run_cli, two_gateways: Path, home: Path) -> None:
-        from faasauth.tokens.login import login_key
+        from faasauth.store.cache import login_key
 
         FileStore(Home(home))._path(login_key(GW_A)).write_text("{broken")
         result = run_cli("status", "--json", "-g", GW_A)
@@ -201,7 +202,8 @@ class TestLogout:
         assert foreign.read_text() == "mine"
 
     def test_keyring_backend(self, run_cli, memory_keyring, monkeypatch, home: Path) -> None:
-        from faasauth.tokens.login import Login, login_key
+        from faasauth.tokens.login import Login
+        from faasauth.store.cache import login_key
         from faasauth.store.choice import open_store
 
         monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "keyring")

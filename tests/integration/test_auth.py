@@ -15,7 +15,8 @@ import pytest
 
 from faasauth.runtime import Runtime
 from faasauth.errors import NotLoggedIn
-from faasauth.tokens.login import Login, login_key
+from faasauth.tokens.login import Login
+from faasauth.store.cache import login_key
 from faasauth.flows.login import fresh_login
 from faasauth.config.settings import resolve_settings
 from faasauth.tokens.jwt import unverified_claims

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.flows.exchange import function_token_key
+from faasauth.store.cache import function_token_key
 from faasauth.store.remembered import STATE_FILE, RememberedFunctions
 from faasauth.store.backends import FileStore
 from faasauth.store.home import Home
@@ -386,13 +386,14 @@ def test_token_never_follows_a_redirect(gateway: FakeGateway, run_cli) -> None:
 def test_plain_http_token_to_a_remote_host_warns(
     gateway: FakeGateway, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from faasauth.flows.invoke import Invoker, is_loopback
+    from faasauth.gateway.call import Invoker
+    from faasauth.http import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("[::1]")
     assert not is_loopback("gateway.example.com") and not is_loopback("10.0.0.1")
     gateway.add("env")
     assert run_cli("env", "--auth").err == ""  # loopback: no warning
-    monkeypatch.setattr("faasauth.flows.invoke.is_loopback", lambda host: False)
+    monkeypatch.setattr("faasauth.gateway.call.is_loopback", lambda host: False)
     result = run_cli("env", "--auth")
     assert result.code == 0
     assert result.err == (

@@ -1,4 +1,4 @@
-"""The use case alone: faasauth.flows.invoke.invoke with an httpx.MockTransport and fake collaborators."""
+"""The use case alone: faasauth.gateway.call.invoke with an httpx.MockTransport and fake collaborators."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from faasauth.errors import NotLoggedIn
-from faasauth.flows.exchange import ObtainedToken
-from faasauth.flows.invoke import Invocation, invoke
+from faasauth.tokens.function import ObtainedToken
+from faasauth.gateway.call import Invocation, invoke
 from faasauth.store.remembered import RememberedFunctions
 from faasauth.gateway.body import RequestBody
 from faasauth.config.settings import Settings

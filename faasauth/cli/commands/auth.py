@@ -40,7 +40,7 @@ def command(
     device_url: str | None,
     no_browser: bool,
     print_token: bool,
-    **connection: str | bool | None,
+    **connection: object,
 ) -> None:
     """Log in to the identity provider and keep the login for this gateway.
 
@@ -54,19 +54,19 @@ def command(
       FAASAUTH_CLIENT_SECRET=... faasauth auth --authority https://idp.example.com --client-id ci
       faasauth auth --token-file "$ACTIONS_ID_TOKEN_FILE"
     """
-    from faasauth.flows.auth import run_auth
+    import sys
 
-    ctx = make_runtime(**connection)  # type: ignore[arg-type]
-    run_auth(
-        ctx,
-        authority=authority,
-        client_id=client_id,
-        grant=grant,
-        scope=scope,
-        client_secret_file=client_secret_file,
-        token_file=token_file,
-        token_url=token_url,
+    from faasauth.cli.device_prompt import make_prompt
+    from faasauth.console import say
+    from faasauth.flows.auth import AuthRequest, describe, run_auth
+
+    rt = make_runtime(connection)
+    request = AuthRequest(
+        authority=authority, client_id=client_id, grant=grant, scope=scope,
+        client_secret_file=client_secret_file, token_file=token_file, token_url=token_url,
         device_url=device_url,
-        no_browser=no_browser,
-        print_token=print_token,
     )
+    login = run_auth(rt, request, lambda: make_prompt(no_browser, rt.env))
+    say(describe(login, rt.now()))
+    if print_token and login.subject_token:
+        sys.stdout.write(login.subject_token + "\n")

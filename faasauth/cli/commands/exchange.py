@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from faasauth.cli.options import gateway_options, lazy_completer, make_runtime
+from faasauth.cli.params import AUDIENCE
 
 
 @click.command("exchange")
@@ -13,6 +14,7 @@ from faasauth.cli.options import gateway_options, lazy_completer, make_runtime
     "audiences",
     multiple=True,
     metavar="NS:NAME",
+    type=AUDIENCE,
     shell_complete=lazy_completer("complete_audience"),
     help="Narrow the token to this function; repeat for several.",
 )
@@ -53,7 +55,7 @@ def command(
     min_ttl: float,
     force: bool,
     output: str,
-    **connection: str | bool | None,
+    **connection: object,
 ) -> None:
     """Trade your IdP login for a function access token.
 
@@ -64,14 +66,15 @@ def command(
       TOKEN=$(faasauth exchange -a openfaas-fn:figlet)
       curl -H "Authorization: Bearer $TOKEN" -d hi http://127.0.0.1:8080/function/figlet
     """
-    from faasauth.flows.exchange import obtain_function_token, parse_audience
     from faasauth.cli.render import print_function_token
+    from faasauth.flows.exchange import obtain_function_token
     from faasauth.flows.subject import find_subject
+    from faasauth.gateway.exchange import subject_type
 
-    checked = [parse_audience(a) for a in audiences]
-    ctx = make_runtime(**connection)  # type: ignore[arg-type]
-    subject = find_subject(ctx, subject_token_file)
+    rt = make_runtime(connection)
+    subject = find_subject(rt, subject_token_file)
     obtained = obtain_function_token(
-        ctx, subject, checked, subject_type=subject_token_type, min_ttl=min_ttl, force=force
+        rt, subject, list(audiences), subject_type=subject_type(subject_token_type),
+        min_ttl=min_ttl, force=force,
     )
-    print_function_token(obtained.token, output, cached=obtained.cached, now=ctx.now())
+    print_function_token(obtained.token, output, cached=obtained.cached, now=rt.now())

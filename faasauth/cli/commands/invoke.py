@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from faasauth.cli.options import gateway_options, lazy_completer, make_runtime, namespace_option
+from faasauth.cli.params import AUDIENCE, HEADER, QUERY
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -18,11 +17,12 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
     "--header",
     "headers",
     multiple=True,
+    type=HEADER,
     metavar="'KEY: VALUE'",
     help="Add a request header; repeat for several.",
 )
 @click.option(
-    "--query", "query", multiple=True, metavar="KEY=VALUE", help="Add a query-string parameter; "
+    "--query", "query", multiple=True, type=QUERY, metavar="KEY=VALUE", help="Add a query-string parameter; "
     "repeat for several."
 )
 @click.option(
@@ -53,6 +53,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 @click.option(
     "--audience",
     metavar="NS:NAME",
+    type=AUDIENCE,
     shell_complete=lazy_completer("complete_audience"),
     help="Ask for a token for this audience. [default: NAMESPACE:NAME]",
 )
@@ -73,8 +74,8 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 )
 def command(
     name: str,
-    headers: tuple[str, ...],
-    query: tuple[str, ...],
+    headers: tuple[tuple[str, str], ...],
+    query: tuple[tuple[str, str], ...],
     method: str,
     content_type: str,
     is_async: bool,
@@ -84,7 +85,7 @@ def command(
     sign_key: str | None,
     key_file: str | None,
     namespace: str | None,
-    **connection: Any,
+    **connection: object,
 ) -> None:
     """Invoke a function with the body read from stdin, as faas-cli invoke does.
 
@@ -100,106 +101,25 @@ def command(
     """
     import sys
 
-    from faasauth import __version__
     from faasauth.console import say
-    from faasauth.errors import UsageFailure
-    from faasauth.flows.exchange import obtain_function_token, parse_audience
-    from faasauth.flows.invoke import Invocation, invoke, parse_header, parse_query
-    from faasauth.store.remembered import RememberedFunctions
-    from faasauth.gateway.body import RequestBody
-    from faasauth.flows.subject import SubjectSource, find_subject
+    from faasauth.flows.invoke import InvokeRequest, run_invoke, signing_key
 
-    header_list = [parse_header(h) for h in headers]
-    query_list = [parse_query(q) for q in query]
-    checked_audience = parse_audience(audience) if audience else None
-    key = _signing_key(sign_header, sign_key, key_file)
-
-    ctx = make_runtime(namespace=namespace, function=name, **connection)
-    function_namespace = ctx.settings.namespace
-    if function_namespace is None and "." in name:
-        # `invoke env.dev`: faas-cli sends it as is and the gateway reads the namespace
-        # from it; the token's audience must say dev:env as well.
-        name, function_namespace = name.split(".", 1)
-    if not name:
-        raise UsageFailure("the function name is empty")
-
-    names = {n.lower() for n, _ in header_list}
-    click_ctx = click.get_current_context()
-    explicit_type = click_ctx.get_parameter_source("content_type") not in (
-        click.core.ParameterSource.DEFAULT,
-        None,
+    request = InvokeRequest(
+        name=name,
+        headers=headers,
+        query=query,
+        method=method,
+        content_type=content_type,
+        content_type_given=click.get_current_context().get_parameter_source("content_type")
+        not in (click.core.ParameterSource.DEFAULT, None),
+        is_async=is_async,
+        auth=auth,
+        audience=audience,
+        sign_header=sign_header,
+        sign_key=signing_key(sign_header, sign_key, key_file),
     )
-    if explicit_type or "content-type" not in names:
-        header_list = [(n, v) for n, v in header_list if n.lower() != "content-type"]
-        header_list.append(("Content-Type", content_type))
-    if "user-agent" not in names:
-        header_list.append(("User-Agent", f"faasauth/{__version__}"))
-
+    rt = make_runtime(connection, namespace=namespace, function=name)
     stdin = sys.stdin.buffer if sys.stdin is not None else None
     if stdin is not None and stdin.isatty():
         say("Reading from STDIN - hit (Control + D) to stop.")
-
-    subject: list[SubjectSource] = []
-
-    def tokens(reject: str | None = None) -> Any:
-        if not subject:
-            subject.append(find_subject(ctx))
-        return obtain_function_token(ctx, subject[0], [invocation.token_audience], reject=reject)
-
-    with RequestBody(stdin) as body:
-        if sign_header and key is not None:
-            import hashlib
-            import hmac
-
-            mac = hmac.new(key, digestmod=hashlib.sha256)
-            body.load(mac.update)
-            header_list.append((sign_header, "sha256=" + mac.hexdigest()))
-        invocation = Invocation(
-            name=name,
-            namespace=function_namespace,
-            method=method.upper(),
-            headers=tuple(header_list),
-            query=tuple(query_list),
-            is_async=is_async,
-            auth=auth,
-            audience=checked_audience,
-            decode="accept-encoding" not in names,
-        )
-        invoke(
-            invocation,
-            settings=ctx.settings,
-            client=ctx.client,
-            body=body,
-            tokens=tokens,
-            notes=RememberedFunctions(ctx.home, clock=ctx.clock),
-            out=sys.stdout.buffer,
-        )
-
-
-def _signing_key(header: str | None, key: str | None, key_file: str | None) -> bytes | None:
-    import os
-
-    from faasauth.errors import UsageFailure
-
-    if key is not None and key_file is not None:
-        raise UsageFailure("give the signing key once: --key or --key-file")
-    if not header:
-        if key is not None or key_file is not None:
-            raise UsageFailure("--key and --key-file go with --sign HEADER")
-        return None
-    if key_file is not None:
-        try:
-            with open(os.path.expanduser(key_file), "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise UsageFailure(f"cannot read the key file {key_file}: {exc.strerror}") from exc
-        data = data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
-    elif key is not None:
-        data = key.encode("utf-8")
-    else:
-        data = os.environ.get("FAASAUTH_SIGN_KEY", "").encode("utf-8")
-    if not data:
-        raise UsageFailure(
-            "signing requires a key: --key-file PATH, FAASAUTH_SIGN_KEY, or --key KEY"
-        )
-    return data
+    run_invoke(rt, request, stdin, sys.stdout.buffer)

@@ -8,7 +8,7 @@ from faasauth.cli.options import gateway_options, make_runtime
 @click.command("logout")
 @gateway_options
 @click.option("--all", "everything", is_flag=True, help="Remove what is stored for every gateway.")
-def command(everything: bool, **connection: str | bool | None) -> None:
+def command(everything: bool, **connection: object) -> None:
     """Remove the stored login and cached function tokens for a gateway.
 
     Nothing else is touched: faas-cli's config and your IdP session stay as they are.
@@ -23,7 +23,7 @@ def command(everything: bool, **connection: str | bool | None) -> None:
 
     if everything and connection.get("gateway"):
         raise click.UsageError("use either --gateway or --all, not both")
-    ctx = make_runtime(**connection)  # type: ignore[arg-type]
-    removed = remove_stored(ctx, None if everything else ctx.settings.gateway)
-    where = "all gateways" if everything else ctx.settings.gateway
+    rt = make_runtime(connection)
+    removed = remove_stored(rt, None if everything else rt.settings.gateway)
+    where = "all gateways" if everything else rt.settings.gateway
     say(f"Removed {removed} stored item{'s' if removed != 1 else ''} for {where}.")

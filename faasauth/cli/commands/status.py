@@ -8,7 +8,7 @@ from faasauth.cli.options import gateway_options, make_runtime
 @click.command("status")
 @gateway_options
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
-def command(as_json: bool, **connection: str | bool | None) -> int:
+def command(as_json: bool, **connection: object) -> int:
     """Show stored logins and cached function tokens (masked).
 
     Exits 0 when a usable login exists for the gateway, 4 otherwise.
@@ -21,7 +21,6 @@ def command(as_json: bool, **connection: str | bool | None) -> int:
     from faasauth.flows.status import collect_status
     from faasauth.cli.render import print_status
 
-    ctx = make_runtime(**connection)  # type: ignore[arg-type]
-    status = collect_status(ctx)
-    print_status(status, as_json=as_json)
-    return ExitCode.OK if status["usable_login"] else ExitCode.REFUSED
+    status = collect_status(make_runtime(connection))
+    print_status(status.as_dict(), as_json=as_json)
+    return ExitCode.OK if status.usable_login else ExitCode.REFUSED

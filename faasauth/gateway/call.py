@@ -1,0 +1,326 @@
+"""Calling a function, answering its IAM challenge: the wire side of `faasauth invoke`.
+
+    first request   remembered function or --auth:  Authorization: Bearer <token>
+                    otherwise:                      no Authorization (a probe)
+    401 with the challenge `Bearer realm=IAM function invoke`
+        after a probe           remember the function; get a token; send again
+        after a cached token    exchange afresh (never the refused token); send again
+        after a fresh token     final
+    any other 401, every 403    final: FunctionRefused (exit 4)
+
+A remembered function whose token cannot be had (no login, exchange refused) is called
+once without one: if it still asks, the reason it could not be had is the error; if it
+answers, it stopped asking and the note is forgotten. Redirects are never followed, so a
+token only ever goes to the gateway it was issued for.
+
+Collaborators come in as arguments: the HTTP client, the token source, the notes, the
+body and the output stream; `faasauth.flows.invoke` wires the real ones.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Protocol
+from urllib.parse import quote
+
+from faasauth.gateway.challenge import is_function_invoke_challenge
+from faasauth.console import say, warn
+from faasauth.errors import (
+    FunctionFailed,
+    FunctionRefused,
+    Refused,
+    TransientFailure,
+    UsageFailure,
+)
+from faasauth.config.settings import DEFAULT_NAMESPACE, Settings
+from faasauth.http import is_loopback
+
+if TYPE_CHECKING:
+    import httpx
+
+    from faasauth.tokens.function import ObtainedToken
+    from faasauth.store.remembered import RememberedFunctions
+    from faasauth.gateway.body import Payload, RequestBody
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+BODYLESS_WHEN_EMPTY = ("GET", "DELETE")  # like Go: no `Content-Length: 0` on these
+REASON_BYTES = 64 * 1024  # read at most this much of an answer shown as a message
+GATEWAY_TROUBLE = (502, 503, 504)
+
+
+class TokenSource(Protocol):
+    def __call__(self, reject: str | None = None) -> ObtainedToken: ...
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What to call and how; `namespace` is None when none was set anywhere."""
+
+    name: str
+    namespace: str | None = None
+    method: str = "POST"
+    headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+    is_async: bool = False
+    auth: bool = False
+    audience: str | None = None
+    decode: bool = True  # undo Content-Encoding (off when -H asked for an encoding)
+
+    @property
+    def target(self) -> str:
+        """`<namespace>:<name>`: the remembered note's key and the default audience."""
+        return f"{self.namespace or DEFAULT_NAMESPACE}:{self.name}"
+
+    @property
+    def token_audience(self) -> str:
+        return self.audience or self.target
+
+    def url(self, gateway: str) -> str:
+        path = "/async-function/" if self.is_async else "/function/"
+        name = quote(self.name, safe="")
+        if self.namespace:  # faas-cli adds `.<ns>` only when a namespace is set
+            name += "." + quote(self.namespace, safe="")
+        return gateway + path + name
+
+    @property
+    def user_authorization(self) -> bool:
+        return any(name.lower() == "authorization" for name, _ in self.headers)
+
+
+@dataclass
+class Outcome:
+    status: int
+    requests: int
+
+
+class Invoker:
+    """One `invoke`: at most one probe, and at most one token replaced after a refusal."""
+
+    def __init__(
+        self,
+        invocation: Invocation,
+        *,
+        settings: Settings,
+        client: httpx.Client,
+        body: RequestBody,
+        tokens: TokenSource,
+        notes: RememberedFunctions,
+        out: BinaryIO,
+    ) -> None:
+        self.inv = invocation
+        self.settings = settings
+        self.client = client
+        self.body = body
+        self.tokens = tokens
+        self.notes = notes
+        self.out = out
+        self.url = invocation.url(settings.gateway)
+        self.requests = 0
+        self._warned_plain_http = False
+
+    # -- the flow ------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        inv, gateway = self.inv, self.settings.gateway
+        manual = inv.user_authorization  # -H Authorization: the caller's business
+        remembered = not manual and self.notes.needs_auth(gateway, inv.target)
+        token: ObtainedToken | None = None
+        unavailable: Refused | None = None  # why a remembered function gets no token
+        if not manual and (inv.auth or remembered):
+            try:
+                token = self.tokens()
+            except Refused as exc:
+                if inv.auth:
+                    raise
+                unavailable = exc
+                self._note(f"{inv.target} needed a token, but none can be had now "
+                           f"({exc.message}); trying without one")
+        if token is not None:
+            self._note(f"{inv.target}: sending a {'cached' if token.cached else 'new'} token"
+                       f"{' (remembered: it asks for one)' if remembered else ''}")
+
+        # A copy of the body is kept whenever a second request may follow.
+        probing = token is None and unavailable is None and not manual
+        payload = self.body.first(keep_copy=probing or (token is not None and token.cached))
+        replaced = False
+        while True:
+            response = self._send(token, payload)
+            challenged = response.status_code == 401 and is_function_invoke_challenge(
+                response.headers.get_list("www-authenticate")
+            )
+            if not challenged or manual:
+                break
+            if not remembered:
+                self.notes.remember(gateway, inv.target)
+                remembered = True
+            if token is None:
+                self._discard(response)
+                if unavailable is not None:
+                    raise unavailable
+                self._note(f"{inv.target} asks for a token (remembered for next time)")
+                token = self.tokens()  # NotLoggedIn etc. end it here: one request sent
+            elif token.cached and not replaced:
+                self._discard(response)
+                self._note(f"{inv.target} refused the cached token; exchanging afresh")
+                token = self.tokens(reject=token.token.access_token)
+                replaced = True
+            else:
+                break  # a token fresh from the exchange refused: final
+            payload = self.body.again()
+
+        if (
+            token is None
+            and remembered
+            and not inv.is_async
+            and not challenged
+            and response.status_code < 500
+        ):
+            self._note(f"{inv.target} answered without a token: forgetting that it needed one")
+            self.notes.forget(gateway, inv.target)
+        sent = token.token.access_token if token is not None else None
+        return self._finish(response, sent, challenged)
+
+    # -- one request ---------------------------------------------------------------------
+
+    @contextmanager
+    def _transport_errors(self) -> Iterator[None]:
+        """httpx's failures, wherever they surface (connect, send, read), as faasauth's."""
+        import httpx
+
+        from faasauth.http import transport_failure
+
+        try:
+            yield
+        except httpx.HTTPError as exc:
+            raise transport_failure(exc, f"invoke {self.inv.target}", self.settings) from exc
+
+    def _send(self, token: ObtainedToken | None, payload: Payload) -> httpx.Response:
+        import httpx
+
+        headers = httpx.Headers(list(self.inv.headers))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token.token.access_token}"
+            self._warn_plain_http()
+        content: bytes | object | None = payload.content
+        if payload.length == 0 and self.inv.method in BODYLESS_WHEN_EMPTY:
+            content = None
+        elif payload.length is not None and not isinstance(content, bytes):
+            headers["Content-Length"] = str(payload.length)
+        request = self.client.build_request(
+            self.inv.method,
+            self.url,
+            params=list(self.inv.query) or None,
+            headers=headers,
+            content=content,  # type: ignore[arg-type]
+        )
+        self.requests += 1
+        with self._transport_errors():
+            return self.client.send(request, stream=True, follow_redirects=False)
+
+    def _warn_plain_http(self) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        if self._warned_plain_http or parts.scheme != "http" or is_loopback(parts.hostname or ""):
+            return
+        self._warned_plain_http = True
+        warn(f"sending a function token over plain http to {parts.hostname}; use https")
+
+    def _discard(self, response: httpx.Response) -> None:
+        """Read a little of an answer we will not show (so its connection can be reused)."""
+        try:
+            self._read_some(response)
+        finally:
+            response.close()
+
+    def _read_some(self, response: httpx.Response, limit: int = REASON_BYTES) -> bytes:
+        parts, total = [], 0
+        with self._transport_errors():
+            for chunk in response.iter_bytes():
+                parts.append(chunk)
+                total += len(chunk)
+                if total >= limit:
+                    break
+        return b"".join(parts)[:limit]
+
+    # -- the answer ----------------------------------------------------------------------
+
+    def _finish(self, response: httpx.Response, sent: str | None, challenged: bool) -> Outcome:
+        status = response.status_code
+        internal = response.headers.get("x-openfaas-internal")  # OpenFaaS's own answer
+        reason = ""
+        try:
+            if internal and not 200 <= status < 300:
+                reason = self._first_line(self._read_some(response), sent)
+            else:
+                self._copy(response)
+        finally:
+            response.close()
+        outcome = Outcome(status, self.requests)
+        if 200 <= status < 300:
+            if self.inv.is_async and status == 202:
+                say("Function submitted asynchronously.")
+            return outcome
+        what = f"{status} {response.reason_phrase}".strip()
+        detail = f"{what}: {reason}" if reason else what
+        target = self.inv.target
+        if status in (401, 403):
+            raise FunctionRefused(
+                f"{target} refused the call: {detail}",
+                hint=self._refusal_hint(status, sent, challenged),
+            )
+        if status >= 500 and (internal or status in GATEWAY_TROUBLE):
+            raise TransientFailure(f"{target}: the gateway answered {detail}")
+        if 300 <= status < 400 and response.headers.get("location"):
+            from faasauth.tokens.jwt import redact_tokens
+
+            location = redact_tokens(response.headers["location"])
+            raise FunctionFailed(
+                f"{target} answered {what}, redirecting to {location} (not followed)",
+                hint="check --gateway: a function call is never redirected by OpenFaaS",
+            )
+        raise FunctionFailed(f"{target} answered {detail}")
+
+    def _copy(self, response: httpx.Response) -> None:
+        """The answer's body to the output, as it arrives.
+
+        When the reader goes away (`| head`) the copy just stops, and the answer's status
+        still decides the exit code; cli.main's final flush points stdout at /dev/null.
+        """
+        chunks = response.iter_bytes() if self.inv.decode else response.iter_raw()
+        write = self.out.write
+        with self._transport_errors():
+            try:
+                for chunk in chunks:
+                    write(chunk)
+                self.out.flush()
+            except BrokenPipeError:
+                pass
+
+    @staticmethod
+    def _first_line(data: bytes, sent: str | None) -> str:
+        from faasauth.http import first_line
+
+        # The watchdog echoes a refused token back ("invalid JWT token: <token>").
+        return first_line(data.decode("utf-8", "replace"), secrets=(sent,))
+
+    def _refusal_hint(self, status: int, sent: str | None, challenged: bool) -> str | None:
+        target = self.inv.token_audience
+        if status == 403 and sent:
+            return f"your identity may not invoke {target}: check the gateway's Role and Policy"
+        if status == 401 and challenged and sent:
+            return "the function refused a new token: does its watchdog trust this gateway?"
+        if status == 401 and not challenged and not sent and not self.inv.user_authorization:
+            return ("this 401 is not OpenFaaS function authentication (no realm "
+                    "\"IAM function invoke\"), so no token was tried; --auth sends one anyway")
+        return None
+
+    def _note(self, message: str) -> None:
+        if self.settings.verbose:
+            say(f"faasauth: {message}")
+
+
+def invoke(invocation: Invocation, **collaborators: object) -> Outcome:
+    """Run one invocation; raises a FaasauthError for every non-2xx outcome."""
+    return Invoker(invocation, **collaborators).run()  # type: ignore[arg-type]

@@ -1,0 +1,97 @@
+"""OpenID Connect discovery: the provider's endpoints, each overridable by a flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from faasauth.errors import MalformedResponse, UsageFailure
+from faasauth.idp.forms import json_or_none
+from faasauth.runtime import Runtime
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@dataclass(frozen=True)
+class ProviderEndpoints:
+    token_endpoint: str
+    device_endpoint: str | None = None
+    auth_methods: tuple[str, ...] = ()  # empty: the provider did not say
+
+    def client_auth_method(self, has_secret: bool) -> str:
+        if not has_secret:
+            return "none"
+        # Basic is the RFC 6749 default; the body only when the provider rules Basic out.
+        if self.auth_methods and "client_secret_basic" not in self.auth_methods:
+            if "client_secret_post" in self.auth_methods:
+                return "client_secret_post"
+        return "client_secret_basic"
+
+
+def _get(rt: Runtime, url: str, what: str) -> httpx.Response:
+    import httpx
+
+    from faasauth.http import transport_failure
+
+    try:
+        return rt.client.get(url, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise transport_failure(exc, what, rt.settings) from exc
+
+
+def discover(rt: Runtime, authority: str) -> dict[str, Any]:
+    from faasauth.http import summarise_body
+
+    url = authority.rstrip("/") + "/.well-known/openid-configuration"
+    response = _get(rt, url, "OIDC discovery")
+    document = json_or_none(response)
+    if response.status_code != 200 or not isinstance(document, dict):
+        raise MalformedResponse(
+            f"OIDC discovery failed: {url} answered {response.status_code} "
+            f"({summarise_body(response)})",
+            hint="check --authority, or pass --token-url (and --device-url) for a provider "
+            "without discovery",
+        )
+    return document
+
+
+def resolve_endpoints(
+    rt: Runtime,
+    authority: str | None,
+    *,
+    token_url: str | None,
+    device_url: str | None,
+    need_device: bool,
+) -> ProviderEndpoints:
+    """Endpoints from discovery, each overridable; discovery is skipped when not needed."""
+    if token_url and (device_url or not need_device):
+        return ProviderEndpoints(token_url, device_url)
+    if not authority:
+        raise UsageFailure(
+            "no identity provider given: pass --authority ISSUER_URL (or FAASAUTH_AUTHORITY)"
+        )
+    document = discover(rt, authority)
+    token_endpoint = token_url or document.get("token_endpoint")
+    if not isinstance(token_endpoint, str) or not token_endpoint:
+        raise MalformedResponse(
+            f"the discovery document of {authority} has no token_endpoint",
+            hint="pass --token-url",
+        )
+    device_endpoint = device_url or document.get("device_authorization_endpoint")
+    if not isinstance(device_endpoint, str) or not device_endpoint:
+        device_endpoint = None  # null, "" or junk: the provider does not offer it
+    if need_device and device_endpoint is None:
+        raise UsageFailure(
+            f"the identity provider {authority} does not offer the device grant "
+            "(no device_authorization_endpoint in its discovery document)",
+            hint="use --grant client_credentials with a client secret, or pass --device-url",
+        )
+    methods = document.get("token_endpoint_auth_methods_supported")
+    return ProviderEndpoints(
+        token_endpoint,
+        device_endpoint,
+        tuple(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else (),
+    )
+
+
