@@ -4,7 +4,8 @@
     ├── FunctionFailed            1  the function answered a non-2xx status
     ├── UsageFailure              2  bad flags, bad input files, bad configuration
     ├── TransientFailure          3  network/TLS/timeout, 5xx, HTML or malformed answers
-    │   └── MalformedResponse         an IdP or gateway answer we cannot read
+    │   ├── MalformedResponse         an IdP or gateway answer we cannot read
+    │   └── LockTimeout               another faasauth held a store lock too long
     └── Refused                   4  retrying will not help without new credentials
         ├── NotLoggedIn               no usable login for this gateway
         ├── LoginFailed               the IdP said no
@@ -56,6 +57,10 @@ class TransientFailure(FaasauthError):
 
 
 class MalformedResponse(TransientFailure):
+    pass
+
+
+class LockTimeout(TransientFailure):
     pass
 
 

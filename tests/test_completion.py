@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.cli.completion import SHELLS, completion_script, scan_stack_file
+from faasauth.cli.commands.completion import completion_script
+from faasauth.cli.completion import SHELLS, scan_stack_file
 
 REPO = Path(__file__).resolve().parents[1]
 COMPLETIONS = REPO / "completions"

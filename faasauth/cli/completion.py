@@ -23,19 +23,6 @@ _CHILD_KEY = re.compile(r"^(\s+)([A-Za-z0-9_.-]+)\s*:")
 _NAMESPACE = re.compile(r"^\s+namespace\s*:\s*['\"]?([A-Za-z0-9_.-]+)")
 
 
-def completion_script(shell: str) -> str:
-    """The script click generates for `shell`; the committed completions/ files are these."""
-    from click.shell_completion import get_completion_class
-
-    from faasauth.cli.app import cli
-
-    completion_class = get_completion_class(shell)
-    if completion_class is None:
-        raise ValueError(f"unsupported shell: {shell}")
-    source = completion_class(cli, {}, "faasauth", COMPLETE_VAR).source()
-    return source if source.endswith("\n") else source + "\n"
-
-
 def scan_stack_file(directory: Path) -> tuple[list[str], list[str]]:
     """Function names and namespaces in the stack file, without a YAML parser.
 

@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 from urllib.parse import urlsplit
 
 from faasauth.errors import UsageFailure
@@ -18,7 +18,8 @@ DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 DEFAULT_NAMESPACE = "openfaas-fn"
 DEFAULT_TIMEOUT = 60.0
 STACK_FILES = ("stack.yml", "stack.yaml")
-STORE_BACKENDS = ("auto", "keyring", "file", "none")
+StoreBackend = Literal["auto", "keyring", "file", "none"]
+STORE_BACKENDS: tuple[StoreBackend, ...] = get_args(StoreBackend)
 
 
 def normalise_gateway(url: str) -> str:
@@ -52,7 +53,7 @@ class Settings:
     gateway: str = DEFAULT_GATEWAY
     namespace: str | None = None
     home: Path = field(default_factory=default_home)
-    store_backend: str = "auto"
+    store_backend: StoreBackend = "auto"
     tls_verify: bool = True
     cacert: str | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -158,10 +159,12 @@ def resolve_settings(
     home_value = env.get("FAASAUTH_HOME")
     home = Path(home_value).expanduser() if home_value else default_home()
 
-    backend = (env.get("FAASAUTH_TOKEN_STORE") or "auto").strip().lower()
-    if backend not in STORE_BACKENDS:
+    backend_value = (env.get("FAASAUTH_TOKEN_STORE") or "auto").strip().lower()
+    backend = next((b for b in STORE_BACKENDS if b == backend_value), None)
+    if backend is None:
         raise UsageFailure(
-            f"invalid FAASAUTH_TOKEN_STORE={backend!r}: use one of {', '.join(STORE_BACKENDS)}"
+            f"invalid FAASAUTH_TOKEN_STORE={backend_value!r}: "
+            f"use one of {', '.join(STORE_BACKENDS)}"
         )
 
     cacert_value = cacert or env.get("SSL_CERT_FILE") or None

@@ -3,5 +3,5 @@
     forms        one form-POST helper: a TokenResponse, a TokenError, or a faasauth error
     discovery    /.well-known/openid-configuration and the endpoints it names
     grants       the grant dispatcher: each grant is one unit behind one signature
-    client_credentials, device_code   the grants themselves
+    client_credentials, device_code, refresh   the grants themselves
 """

@@ -21,6 +21,20 @@ Modules, one concept each:
     pytest_plugin  opt-in fixtures: faasauth_sandbox, faasauth_sandbox_env, ..._factory
 """
 
-from faasauth.sandbox.core import Sandbox
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from faasauth.sandbox.core import Sandbox
 
 __all__ = ["Sandbox"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing one module of the sandbox (gojwt, say) must not start the whole server.
+    if name == "Sandbox":
+        from faasauth.sandbox.core import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module 'faasauth.sandbox' has no attribute {name!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from faasauth.console import warn
 from faasauth.errors import TransientFailure
@@ -19,7 +19,6 @@ from faasauth.store.home import Home, digest, read_private_file, write_private_f
 ENTRY_VERSION = 1
 KEYRING_SERVICE = "faasauth"  # the service name of every keyring item
 Entry = dict[str, Any]
-BackendName = Literal["auto", "keyring", "file", "none"]
 
 
 def encode_entry(key: str, value: Entry) -> bytes:

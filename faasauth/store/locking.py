@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from faasauth.errors import TransientFailure
+from faasauth.errors import LockTimeout
 
 try:  # POSIX
     import fcntl
@@ -20,10 +20,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 _POLL_SECONDS = 0.02
-
-
-class LockTimeout(TransientFailure):
-    pass
 
 
 def _lock_nonblocking(fd: int) -> bool:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from faasauth.store.locking import FileLock, LockTimeout
+from faasauth.store.locking import FileLock
+
+from faasauth.errors import LockTimeout
 from foundation.conftest import Gateway, file_mode, subprocess_env
 
 HOLD_LOCK = """

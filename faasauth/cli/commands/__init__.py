@@ -1,1 +1,7 @@
-"""One module per command: click parsing only, the work lives in plain functions."""
+"""One module per command, each exporting `command`; faasauth.cli.app loads them lazily.
+
+    auth  exchange  invoke  status  logout  sandbox  completion
+
+A command turns its options into one request object, calls one flow (faasauth.flows),
+and renders the result (faasauth.cli.render); it holds no logic of its own.
+"""

@@ -1,6 +1,10 @@
+"""`faasauth completion SHELL`: the script click generates for the whole command tree."""
+
 from __future__ import annotations
 
 import click
+
+from faasauth.cli.completion import COMPLETE_VAR
 
 
 @click.command("completion")
@@ -16,6 +20,18 @@ def command(shell: str) -> None:
     """
     import sys
 
-    from faasauth.cli.completion import completion_script
-
     sys.stdout.write(completion_script(shell))
+
+
+def completion_script(shell: str) -> str:
+    """The script click generates for `shell`; the committed completions/ files are these."""
+    from click.shell_completion import get_completion_class
+
+    from faasauth.cli.app import cli
+
+    completion_class = get_completion_class(shell)
+    if completion_class is None:
+        raise ValueError(f"unsupported shell: {shell}")
+    source = completion_class(cli, {}, "faasauth", COMPLETE_VAR).source()
+    return source if source.endswith("\n") else source + "\n"
+

@@ -1,10 +1,9 @@
-"""Unit tests: challenge parsing, the request body, the remembered-function notes."""
+"""faasauth.gateway.body: request bodies that can be sent again, byte for byte."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import threading
 from pathlib import Path
@@ -12,52 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from faasauth.gateway.challenge import is_function_invoke_challenge, parse_challenges
-from faasauth.store.remembered import STATE_FILE, RememberedFunctions
 from faasauth.gateway.body import RequestBody
-from faasauth.store.home import Home
-
-# -- challenges ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("Bearer realm=IAM function invoke", [("bearer", {"realm": "IAM function invoke"})]),
-        ('Bearer realm="IAM function invoke"', [("bearer", {"realm": "IAM function invoke"})]),
-        (
-            'Bearer realm="a \\"b\\", c", error=invalid_token',
-            [("bearer", {"realm": 'a "b", c', "error": "invalid_token"})],
-        ),
-        (
-            'Basic realm="x", Bearer realm=IAM function invoke , scope="f"',
-            [("basic", {"realm": "x"}), ("bearer", {"realm": "IAM function invoke", "scope": "f"})],
-        ),
-        ("Negotiate abc123==", [("negotiate", {"abc123": "="})]),
-        ("", []),
-        ("realm=orphan", []),
-    ],
-)
-def test_parse_challenges(value: str, expected: list[tuple[str, dict[str, str]]]) -> None:
-    assert [(c.scheme, c.params) for c in parse_challenges(value)] == expected
-
-
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [
-        (["Bearer realm=IAM function invoke"], True),
-        (["bEaReR REALM=IAM function invoke"], True),
-        (['Basic realm="gw"', 'Bearer realm="IAM function invoke"'], True),
-        (["Bearer realm=IAM function invoke2"], False),
-        (["Bearer realm=iam function invoke"], False),
-        (['Basic realm="IAM function invoke"'], False),
-        (["Bearer"], False),
-        ([], False),
-    ],
-)
-def test_function_invoke_challenge(values: list[str], expected: bool) -> None:
-    assert is_function_invoke_challenge(values) is expected
-
 
 # -- the request body ---------------------------------------------------------------------
 
@@ -155,42 +109,3 @@ def test_spool_is_0600_while_it_exists(tmp_path: Path) -> None:
     body.close()
 
 
-# -- remembered functions -----------------------------------------------------------------
-
-
-def test_remember_and_forget(tmp_path: Path) -> None:
-    notes = RememberedFunctions(Home(tmp_path / "home"), clock=lambda: 1234.0)
-    assert not notes.needs_auth("http://gw", "openfaas-fn:env")  # no home yet: no error
-    notes.remember("http://gw", "openfaas-fn:env")
-    notes.remember("http://gw", "dev:env")
-    notes.remember("https://other", "openfaas-fn:env")
-    assert notes.needs_auth("http://gw", "dev:env")
-    assert not notes.needs_auth("http://gw", "dev:other")
-    assert [(k.gateway, k.target, k.since) for k in notes.known("http://gw")] == [
-        ("http://gw", "dev:env", 1234.0), ("http://gw", "openfaas-fn:env", 1234.0)
-    ]
-    notes.forget("http://gw", "dev:env")
-    notes.forget("http://gw", "openfaas-fn:env")
-    data = json.loads((tmp_path / "home" / STATE_FILE).read_text())
-    assert data == {
-        "version": 1, "gateways": {"https://other": {"openfaas-fn:env": {"since": 1234.0}}}
-    }
-
-
-def test_unreadable_notes_are_ignored_and_unwritable_ones_only_warn(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    (home / STATE_FILE).write_text("{not json")
-    notes = RememberedFunctions(Home(home))
-    assert not notes.needs_auth("http://gw", "a:b")
-    notes.remember("http://gw", "a:b")
-    assert notes.needs_auth("http://gw", "a:b")
-    if os.geteuid() != 0:
-        home.chmod(0o500)
-        try:
-            notes.forget("http://gw", "a:b")
-        finally:
-            home.chmod(0o700)
-        assert "cannot forget that a:b needed a token" in capsys.readouterr().err
