@@ -15,7 +15,55 @@ Layers, each a package; imports point down only (tests/test_architecture.py chec
     console.py messages for people, on stderr
     sandbox/   a local gateway with IAM and an OpenID provider, for trying and testing
 
+As a library (faasauth.api), imported on first use so that `import faasauth` stays light:
+
+    FunctionAuth, function_token, invoke         the CLI's invoke and exchange for Python
+    StoredLogin, TokenFile, ClientCredentials    where the subject token comes from
+    FaasauthError and its subclasses             faasauth.errors
+
 Importing this package loads nothing else: start-up time is a feature.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0.dev0"
+
+if TYPE_CHECKING:
+    from faasauth.api import (
+        ClientCredentials,
+        FunctionAuth,
+        StoredLogin,
+        TokenFile,
+        function_token,
+        invoke,
+    )
+    from faasauth.errors import (
+        ExchangeRefused,
+        FaasauthError,
+        FunctionRefused,
+        LoginFailed,
+        NotLoggedIn,
+        Refused,
+        TransientFailure,
+        UsageFailure,
+    )
+
+_API = ("ClientCredentials", "FunctionAuth", "StoredLogin", "TokenFile", "function_token",
+        "invoke")
+_ERRORS = ("ExchangeRefused", "FaasauthError", "FunctionRefused", "LoginFailed",
+           "NotLoggedIn", "Refused", "TransientFailure", "UsageFailure")
+__all__ = ["__version__", *_API, *_ERRORS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from faasauth import api
+
+        return getattr(api, name)
+    if name in _ERRORS:
+        from faasauth import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'faasauth' has no attribute {name!r}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator, TextIO
 
 PREFIX = "faasauth"
 
@@ -19,11 +21,36 @@ def plain_output(stream: TextIO | None = None) -> bool:
     )
 
 
+# Inside the library's calls messages go to the `faasauth` logger, not to stderr: nothing
+# is printed unless the application asks. A context variable, so the rest of the process
+# (and threads started from elsewhere) keep their own setting.
+_to_logging: ContextVar[bool] = ContextVar("faasauth_messages_to_logging", default=False)
+
+
+@contextmanager
+def messages_to_logging() -> Iterator[None]:
+    token = _to_logging.set(True)
+    try:
+        yield
+    finally:
+        _to_logging.reset(token)
+
+
 def say(message: str) -> None:
+    if _to_logging.get():
+        import logging
+
+        logging.getLogger(PREFIX).info(message)
+        return
     print(message, file=sys.stderr, flush=True)
 
 
 def warn(message: str) -> None:
+    if _to_logging.get():
+        import logging
+
+        logging.getLogger(PREFIX).warning(message)
+        return
     say(f"{PREFIX}: warning: {message}")
 
 

@@ -14,10 +14,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "faasauth"
 # never import higher ones: cli -> flows -> (idp | gateway) -> (store | http | runtime)
 # -> (tokens, config, errors, console). The sandbox is a program of its own beside them.
 BASE = {"tokens", "config", "errors", "console", "__init__"}
+# `from faasauth import __version__` names the package: only its version, never the API.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "console": set(),
-    "__init__": set(),
+    "__init__": {"api", "errors"},  # lazily, on first use of a public name
     "__main__": {"cli"},
     "tokens": {"errors"},
     "config": {"errors", "console"},
@@ -28,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "gateway": BASE | {"store", "http", "runtime"},
     "flows": BASE | {"store", "http", "runtime", "idp", "gateway"},
     "cli": BASE | {"store", "http", "runtime", "idp", "gateway", "flows", "sandbox"},
+    "api": BASE | {"store", "http", "runtime", "idp", "gateway", "flows"},
     "sandbox": {"errors", "console", "__init__"},
 }
 

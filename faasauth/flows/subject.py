@@ -28,7 +28,8 @@ def _token_identity(token: str) -> str:
     return "token|" + hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _fixed(description: str, token: str) -> SubjectSource:
+def fixed_subject(description: str, token: str) -> SubjectSource:
+    """A subject token in hand; its identity (for cache keys) is its hash."""
     return SubjectSource(description, _token_identity(token), lambda: token)
 
 
@@ -45,10 +46,10 @@ def _login_source(rt: Runtime, login: Login) -> SubjectSource:
 
 def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
     if token_file:
-        return _fixed(f"the token file {token_file}", read_token_file(token_file))
+        return fixed_subject(f"the token file {token_file}", read_token_file(token_file))
     from_env = (rt.env.get("FAASAUTH_SUBJECT_TOKEN") or "").strip()
     if from_env:
-        return _fixed("FAASAUTH_SUBJECT_TOKEN", from_env)
+        return fixed_subject("FAASAUTH_SUBJECT_TOKEN", from_env)
     login = rt.cache.find_login(rt.settings.gateway)
     if login is not None:
         return _login_source(rt, login)
@@ -56,5 +57,5 @@ def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
 
     token = faas_cli_token(rt.env, rt.settings.gateway)
     if token:
-        return _fixed("faas-cli's config.yml", token)
+        return fixed_subject("faas-cli's config.yml", token)
     raise NotLoggedIn(f"not logged in to {rt.settings.gateway}")

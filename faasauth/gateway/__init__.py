@@ -1,7 +1,9 @@
 """The OpenFaaS gateway, client side: no policy, only the wire.
 
     exchange   the RFC 8693 token-exchange request at <gateway>/oauth/token
-    call       one function call: probe, challenge, token, retry once; the answer to stdout
+    function_auth  FunctionAuth, an httpx.Auth: probe, challenge, token, retry once
+    call       one `faasauth invoke` call through FunctionAuth; the answer to stdout
     challenge  parsing WWW-Authenticate, spotting `Bearer realm=IAM function invoke`
     body       request bodies from stdin (memory, regular file, pipe) that can be replayed
+    replay     Replayable streams, and Tee: a spooled copy of any other stream
 """

@@ -13,7 +13,8 @@ done depends on what stdin is:
                                   sends the spool with its now known length
 
 `load()` reads everything up front instead, for a signature (HMAC) that must be sent in a
-header before the body.
+header before the body. `BodyStream(body)` is the body as an httpx request stream that
+faasauth.gateway.function_auth replays after a challenge.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import stat
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, BinaryIO, Callable, Iterator, Union
 
+import httpx
+
 from faasauth.errors import UsageFailure
+from faasauth.gateway.replay import Replayable
 
 if TYPE_CHECKING:
     from tempfile import SpooledTemporaryFile
@@ -282,3 +286,41 @@ class RequestBody:
                 break
             left -= len(data)
             yield data
+
+
+class BodyStream(Replayable):
+    """`body` as an httpx request stream that replays itself after a challenge."""
+
+    def __init__(self, body: RequestBody) -> None:
+        self._body = body
+        self._keep = False
+        self._started = False
+
+    def keep_copy(self) -> None:
+        self._keep = True
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._started:  # httpx never sends a request twice; a retry asks again()
+            raise RuntimeError("the request body was already sent")
+        self._started = True
+        yield from _chunks(self._body.first(keep_copy=self._keep))
+
+    def again(self) -> tuple[httpx.SyncByteStream, int | None]:
+        payload = self._body.again()
+        return _PayloadStream(payload), payload.length
+
+
+class _PayloadStream(httpx.SyncByteStream):
+    def __init__(self, payload: Payload) -> None:
+        self._payload = payload
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from _chunks(self._payload)
+
+
+def _chunks(payload: Payload) -> Iterator[bytes]:
+    if isinstance(payload.content, bytes):
+        if payload.content:
+            yield payload.content
+    else:
+        yield from payload.content

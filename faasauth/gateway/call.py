@@ -50,6 +50,8 @@ GATEWAY_TROUBLE = (502, 503, 504)
 
 
 class TokenSource(Protocol):
+    """A function token for the invocation; never `reject`, a token just refused."""
+
     def __call__(self, reject: str | None = None) -> ObtainedToken: ...
 
 
@@ -95,7 +97,8 @@ class Outcome:
 
 
 class Invoker:
-    """One `invoke`: at most one probe, and at most one token replaced after a refusal."""
+    """One `invoke`: the request built from the invocation, sent through FunctionAuth
+    (which answers the challenge), and the answer streamed to `out` or raised."""
 
     def __init__(
         self,
@@ -116,70 +119,22 @@ class Invoker:
         self.notes = notes
         self.out = out
         self.url = invocation.url(settings.gateway)
-        self.requests = 0
         self._warned_plain_http = False
 
-    # -- the flow ------------------------------------------------------------------------
-
     def run(self) -> Outcome:
-        inv, gateway = self.inv, self.settings.gateway
-        manual = inv.user_authorization  # -H Authorization: the caller's business
-        remembered = not manual and self.notes.needs_auth(gateway, inv.target)
-        token: ObtainedToken | None = None
-        unavailable: Refused | None = None  # why a remembered function gets no token
-        if not manual and (inv.auth or remembered):
-            try:
-                token = self.tokens()
-            except Refused as exc:
-                if inv.auth:
-                    raise
-                unavailable = exc
-                self._note(f"{inv.target} needed a token, but none can be had now "
-                           f"({exc.message}); trying without one")
-        if token is not None:
-            self._note(f"{inv.target}: sending a {'cached' if token.cached else 'new'} token"
-                       f"{' (remembered: it asks for one)' if remembered else ''}")
+        from faasauth.gateway.function_auth import FunctionAuth
 
-        # A copy of the body is kept whenever a second request may follow.
-        probing = token is None and unavailable is None and not manual
-        payload = self.body.first(keep_copy=probing or (token is not None and token.cached))
-        replaced = False
-        while True:
-            response = self._send(token, payload)
-            challenged = response.status_code == 401 and is_function_invoke_challenge(
-                response.headers.get_list("www-authenticate")
-            )
-            if not challenged or manual:
-                break
-            if not remembered:
-                self.notes.remember(gateway, inv.target)
-                remembered = True
-            if token is None:
-                self._discard(response)
-                if unavailable is not None:
-                    raise unavailable
-                self._note(f"{inv.target} asks for a token (remembered for next time)")
-                token = self.tokens()  # NotLoggedIn etc. end it here: one request sent
-            elif token.cached and not replaced:
-                self._discard(response)
-                self._note(f"{inv.target} refused the cached token; exchanging afresh")
-                token = self.tokens(reject=token.token.access_token)
-                replaced = True
-            else:
-                break  # a token fresh from the exchange refused: final
-            payload = self.body.again()
-
-        if (
-            token is None
-            and remembered
-            and not inv.is_async
-            and not challenged
-            and response.status_code < 500
-        ):
-            self._note(f"{inv.target} answered without a token: forgetting that it needed one")
-            self.notes.forget(gateway, inv.target)
-        sent = token.token.access_token if token is not None else None
-        return self._finish(response, sent, challenged)
+        inv = self.inv
+        auth = FunctionAuth(
+            self.settings.gateway,
+            self._token,
+            notes=self.notes,
+            always=inv.auth,
+            audience=inv.token_audience,
+            on_note=self._note,
+        )
+        response = self._send(auth)
+        return self._finish(response, auth.sent_token, auth.challenged, auth.requests)
 
     # -- one request ---------------------------------------------------------------------
 
@@ -195,44 +150,47 @@ class Invoker:
         except httpx.HTTPError as exc:
             raise transport_failure(exc, f"invoke {self.inv.target}", self.settings) from exc
 
-    def _send(self, token: ObtainedToken | None, payload: Payload) -> httpx.Response:
+    def _send(self, auth: httpx.Auth) -> httpx.Response:
         import httpx
 
+        from faasauth.gateway.body import BodyStream
+
         headers = httpx.Headers(list(self.inv.headers))
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token.token.access_token}"
-            self._warn_plain_http()
-        content: bytes | object | None = payload.content
-        if payload.length == 0 and self.inv.method in BODYLESS_WHEN_EMPTY:
-            content = None
-        elif payload.length is not None and not isinstance(content, bytes):
-            headers["Content-Length"] = str(payload.length)
+        length = self.body.length
+        stream: httpx.SyncByteStream | None = None
+        if not (length == 0 and self.inv.method in BODYLESS_WHEN_EMPTY):
+            stream = BodyStream(self.body)
+            if length is not None:
+                headers["Content-Length"] = str(length)
+            else:
+                headers["Transfer-Encoding"] = "chunked"
         request = self.client.build_request(
             self.inv.method,
             self.url,
             params=list(self.inv.query) or None,
             headers=headers,
-            content=content,  # type: ignore[arg-type]
         )
-        self.requests += 1
+        if stream is not None:  # the client's defaults are in; now the streamed body
+            request = httpx.Request(request.method, request.url, headers=request.headers,
+                                    stream=stream, extensions=request.extensions)
         with self._transport_errors():
-            return self.client.send(request, stream=True, follow_redirects=False)
+            return self.client.send(request, auth=auth, stream=True, follow_redirects=False)
+
+    def _token(self, audience: str, reject: str | None = None) -> ObtainedToken:
+        """A token for the call, with a warning the first time it is about to go out in clear."""
+        token = self.tokens(reject)
+        if not self._warned_plain_http:
+            self._warned_plain_http = True
+            self._warn_plain_http()
+        return token
 
     def _warn_plain_http(self) -> None:
         from urllib.parse import urlsplit
 
         parts = urlsplit(self.url)
-        if self._warned_plain_http or parts.scheme != "http" or is_loopback(parts.hostname or ""):
+        if parts.scheme != "http" or is_loopback(parts.hostname or ""):
             return
-        self._warned_plain_http = True
         warn(f"sending a function token over plain http to {parts.hostname}; use https")
-
-    def _discard(self, response: httpx.Response) -> None:
-        """Read a little of an answer we will not show (so its connection can be reused)."""
-        try:
-            self._read_some(response)
-        finally:
-            response.close()
 
     def _read_some(self, response: httpx.Response, limit: int = REASON_BYTES) -> bytes:
         parts, total = [], 0
@@ -246,7 +204,9 @@ class Invoker:
 
     # -- the answer ----------------------------------------------------------------------
 
-    def _finish(self, response: httpx.Response, sent: str | None, challenged: bool) -> Outcome:
+    def _finish(
+        self, response: httpx.Response, sent: str | None, challenged: bool, requests: int
+    ) -> Outcome:
         status = response.status_code
         internal = response.headers.get("x-openfaas-internal")  # OpenFaaS's own answer
         reason = ""
@@ -257,7 +217,7 @@ class Invoker:
                 self._copy(response)
         finally:
             response.close()
-        outcome = Outcome(status, self.requests)
+        outcome = Outcome(status, requests)
         if 200 <= status < 300:
             if self.inv.is_async and status == 202:
                 say("Function submitted asynchronously.")

@@ -331,3 +331,12 @@ class Sandbox:
     def _running_idp(self) -> IdentityProvider:
         assert self._idp is not None, "the sandbox is not started"
         return self._idp
+
+    def rotate_gateway_key(self) -> None:
+        """The gateway signs with a new key and its watchdogs trust only that one: every
+        function token issued before is refused (as after a real key rotation)."""
+        gateway = self._running_gateway()
+        key = SigningKey.generate()
+        gateway.key = key
+        gateway.exchange.key = key
+        gateway.watchdog.keys = {key.kid: key.public_key}
