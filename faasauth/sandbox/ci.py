@@ -315,6 +315,8 @@ class CiPlatform:
                 401, {"message": "Unauthorized: the request token is not valid for this job"}
             )
         query = parse_qs(request.query, keep_blank_values=True)
+        if not query.get("api-version"):  # GitHub's endpoint wants the query it was given
+            return json_response(400, {"message": "api-version is required"})
         audience = (query.get("audience") or [""])[-1] or None
         token = self.mint(audience)
         return json_response(200, {"count": len(token), "value": token})
@@ -331,11 +333,8 @@ def describe(platform: CiPlatform) -> str:
         if platform.platform == "kubernetes"
         else f"repository {platform.repository}"
     )
-    allowed = (
-        DEFAULT_SERVICE_ACCOUNT if platform.platform == "kubernetes" else DEFAULT_REPOSITORY
-    )
+    allowed = DEFAULT_SERVICE_ACCOUNT if platform.platform == "kubernetes" else DEFAULT_REPOSITORY
     return (
         f"ci        {platform.platform} issuer {platform.issuer}, {subject}, tokens via {where}, "
         f"{platform.token_ttl:g} s; default IAM allows {allowed}"
     )
-

@@ -31,10 +31,14 @@ def github_token(client: httpx.Client, sb: Sandbox, audience: str | None) -> htt
     url = env["ACTIONS_ID_TOKEN_REQUEST_URL"]
     if audience is not None:
         url += f"&audience={audience}"
-    return client.get(url, headers={"Authorization": f"bearer {env['ACTIONS_ID_TOKEN_REQUEST_TOKEN']}"})
+    return client.get(
+        url, headers={"Authorization": f"bearer {env['ACTIONS_ID_TOKEN_REQUEST_TOKEN']}"}
+    )
 
 
-def test_github_request_url_and_token(make_sandbox: Callable[..., Sandbox], client: httpx.Client) -> None:
+def test_github_request_url_and_token(
+    make_sandbox: Callable[..., Sandbox], client: httpx.Client
+) -> None:
     sb = make_sandbox(ci="github")
     env = sb.env()
     assert env["GITHUB_ACTIONS"] == "true"
@@ -76,6 +80,16 @@ def test_github_bearer_is_checked(
     assert sb.ci.minted == 0 and sb.ci.refused == 1
 
 
+def test_github_request_without_its_query_is_refused(
+    make_sandbox: Callable[..., Sandbox], client: httpx.Client
+) -> None:
+    sb = make_sandbox(ci="github")
+    url = sb.env()["ACTIONS_ID_TOKEN_REQUEST_URL"].split("?")[0] + "?audience=x"
+    bearer = {"Authorization": f"bearer {sb.ci.request_token}"}
+    assert client.get(url, headers=bearer).status_code == 400
+    assert sb.ci.minted == 0
+
+
 def test_github_revoked_requests_are_refused(
     make_sandbox: Callable[..., Sandbox], client: httpx.Client
 ) -> None:
@@ -85,7 +99,9 @@ def test_github_revoked_requests_are_refused(
     assert github_token(client, sb, sb.gateway_url).status_code == 401
 
 
-def test_issuer_discovery_and_jwks(make_sandbox: Callable[..., Sandbox], client: httpx.Client) -> None:
+def test_issuer_discovery_and_jwks(
+    make_sandbox: Callable[..., Sandbox], client: httpx.Client
+) -> None:
     sb = make_sandbox(ci="github")
     config = client.get(f"{sb.ci.issuer}/.well-known/openid-configuration").json()
     assert config["issuer"] == sb.ci.issuer
@@ -252,8 +268,20 @@ def test_command_gets_the_github_variables(tmp_path: Path) -> None:
     out = tmp_path / "seen.json"
     result = CliRunner().invoke(
         command,
-        ["-q", "--ci", "github", "--ci-repository", "acme/api", "--ci-token-ttl", "90",
-         "--", sys.executable, "-c", CHILD, str(out)],
+        [
+            "-q",
+            "--ci",
+            "github",
+            "--ci-repository",
+            "acme/api",
+            "--ci-token-ttl",
+            "90",
+            "--",
+            sys.executable,
+            "-c",
+            CHILD,
+            str(out),
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
