@@ -124,6 +124,11 @@ class GitHubActions:
         return {"kind": self.kind, "audience": self.audience}
 
     def fetch(self, audience: str | None = None, *, client: httpx.Client | None = None) -> str:
+        """A new ID token from GitHub; `client`: faasauth's (proxies, --cacert, --verbose)
+        when given, else a plain one honouring the proxy variables."""
+        from faasauth.http import keep_httpx_cli_out
+
+        keep_httpx_cli_out()
         import httpx
 
         url, request_token = self.env.get(GITHUB_URL), self.env.get(GITHUB_TOKEN)

@@ -127,7 +127,7 @@ def command(
       faasauth sandbox -- sh -c 'faasauth auth && echo hello | faasauth invoke echo-auth'
       faasauth sandbox --auto-approve > sandbox.env &  # then: . ./sandbox.env
       faasauth sandbox --stack stack.yml --iam iam/ --latency 200
-      faasauth sandbox --ci github -- sh -c 'faasauth auth --ambient && faasauth invoke echo-auth'
+      faasauth sandbox --ci kubernetes -- sh -c 'faasauth auth --token-file "$FAASAUTH_SANDBOX_TOKEN_FILE"'
     """
     import sys
 

@@ -167,6 +167,9 @@ class Sandbox:
         except BaseException:
             for server in self._servers:
                 server.server_close()
+            if self._ci is not None:
+                self._ci.stop()
+                self._ci = None
             self._servers = []
             raise
         self.started_in_ms = (time.perf_counter() - begun) * 1000

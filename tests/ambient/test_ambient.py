@@ -118,6 +118,24 @@ def test_github_token_expiring_mid_job_is_fetched_again(
     assert sb.ci.minted == 2
 
 
+def test_github_through_faasauths_client_logs_no_secret(
+    make_sandbox: Callable[..., Sandbox], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faasauth.context import Context
+    from faasauth.settings import resolve_settings
+
+    sb = make_sandbox(ci="github")
+    env = sb.env()
+    ctx = Context(resolve_settings(gateway=sb.gateway_url, verbose=True, env={}), env={})
+    try:
+        token = ambient.detect(env, sb.gateway_url).fetch(client=ctx.client)
+    finally:
+        ctx.close()
+    log = capsys.readouterr().err
+    assert "> authorization: bearer <redacted>" in log and "< HTTP/1.1 200" in log
+    assert env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] not in log and token not in log
+
+
 def test_github_refused_request_is_one_line_exit_4(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(ci="github")
     env = sb.env()

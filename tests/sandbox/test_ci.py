@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from faasauth.commands.sandbox import command
+from faasauth.errors import UsageFailure
 from faasauth.sandbox import Sandbox
 from sandbox.helpers import FakeClock, exchange
 
@@ -304,3 +305,19 @@ def test_serve_describes_the_ci_platform() -> None:
         assert os.path.isfile(sandbox.env()["FAASAUTH_SANDBOX_TOKEN_FILE"])
     finally:
         sandbox.stop()
+
+
+def test_a_failed_start_leaves_no_token_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    bad = tmp_path / "iam.yaml"
+    bad.write_text("apiVersion: iam.openfaas.com/v1\nkind: Role\nmetadata: {name: r}\nspec: {}\n")
+    sandbox = Sandbox(ci="kubernetes", iam=bad)
+    with pytest.raises(UsageFailure, match="policy"):
+        sandbox.start()
+    assert list(temporary.iterdir()) == []
