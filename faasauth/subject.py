@@ -51,12 +51,10 @@ def _login_source(ctx: Context, login: Login) -> SubjectSource:
 
 
 def faas_cli_config_path(env: Mapping[str, str]) -> Path:
-    # faas-cli reads OPENFAAS_CONFIG as its config directory; accept a file path too.
-    configured = env.get("OPENFAAS_CONFIG")
-    if configured:
-        path = Path(configured).expanduser()
-        return path if path.suffix in (".yml", ".yaml") else path / "config.yml"
-    return Path.home() / ".openfaas" / "config.yml"
+    # OPENFAAS_CONFIG (a directory, or a file), faas-cli's CI=true rule, else ~/.openfaas.
+    from faasauth.faas_cli_config import config_path
+
+    return config_path(env)
 
 
 def faas_cli_token(ctx: Context) -> str | None:

@@ -322,3 +322,15 @@ def test_api_token_gateway_unreachable(context_for: Callable[[str], Context]) ->
         request_api_token(context_for(f"http://127.0.0.1:{port}"), TOKEN)
     assert caught.value.message.startswith("API token exchange (127.0.0.1): cannot connect")
     assert TOKEN not in caught.value.message and os.linesep not in caught.value.message
+
+
+def test_ci_rule_is_where_faasauth_reads_faas_clis_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    fcc.write_entry(fcc.config_path({"CI": "true"}), GATEWAY, TOKEN)
+    assert (tmp_path / ".openfaas" / "config.yml").is_file()
+    ctx = Context(resolve_settings(gateway=GATEWAY), env={"CI": "true"})
+    assert faas_cli_token(ctx) == TOKEN
+    assert faas_cli_token(Context(resolve_settings(gateway=GATEWAY), env={"CI": "no"})) is None
