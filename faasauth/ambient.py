@@ -30,10 +30,8 @@ import costs about 75-120 ms (urllib3), while httpx is loaded by faasauth anyway
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -302,11 +300,15 @@ class AgentCommand:
         return {"kind": self.kind, "audience": self.audience}
 
     def argv(self, audience: str) -> list[str]:
+        import json
+
         if self.kind == "buildkite":
             return ["buildkite-agent", "oidc", "request-token", "--audience", audience]
         return ["circleci", "run", "oidc", "get", "--claims", json.dumps({"aud": audience})]
 
     def fetch(self, audience: str | None = None, *, client: httpx.Client | None = None) -> str:
+        import subprocess
+
         name, program = AGENT_COMMANDS[self.kind]
         argv = self.argv(audience or self.audience)
         what = f"requesting a {name} OIDC token with `{program}`"
