@@ -321,3 +321,39 @@ def test_a_failed_start_leaves_no_token_directory(
     with pytest.raises(UsageFailure, match="policy"):
         sandbox.start()
     assert list(temporary.iterdir()) == []
+
+
+def test_serve_exports_the_github_variables(client: httpx.Client) -> None:
+    import io
+    import shlex
+    import threading
+
+    from faasauth.sandbox import launch
+
+    out, err, stop = io.StringIO(), io.StringIO(), threading.Event()
+    options = launch.Options(quiet=True, ci="github")
+    server = threading.Thread(
+        target=launch.serve, args=(options,), kwargs=dict(out=out, err=err, stop=stop)
+    )
+    server.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "serving" not in err.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {}
+        for line in out.getvalue().splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            env[name] = shlex.split(value)[0]
+        assert env["GITHUB_ACTIONS"] == "true"
+        answer = client.get(
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=" + env["OPENFAAS_URL"],
+            headers={"Authorization": "bearer " + env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]},
+        )
+        assert (
+            answer.status_code == 200
+            and claims_of(answer.json()["value"])["aud"] == env["OPENFAAS_URL"]
+        )
+        assert "ci        github issuer" in err.getvalue()
+    finally:
+        stop.set()
+        server.join(timeout=10)
