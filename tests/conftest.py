@@ -11,6 +11,9 @@ import pytest
 ISOLATED_PREFIXES = ("FAASAUTH_", "OPENFAAS_")
 ISOLATED_NAMES = ("SSL_CERT_FILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
                   "https_proxy", "all_proxy", "NO_COLOR", "SSH_CONNECTION", "SSH_TTY")
+# A CI runner's own ambient identity and faas-cli's CI rule must not leak into the tests.
+ISOLATED_NAMES += ("CI", "GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL",
+                   "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITLAB_CI", "BUILDKITE", "CIRCLECI")
 
 
 @pytest.fixture(autouse=True)

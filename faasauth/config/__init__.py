@@ -2,5 +2,6 @@
 
     settings  one resolver: flag > environment > stack.yml > default
     secrets   client secrets and tokens from files, stdin or the environment (never argv)
-    faas_cli  faas-cli's config.yml: the `auth: oauth2` token for a gateway
+    faas_cli       faas-cli's config.yml: where it is, its `auths:`, the token for a gateway
+    faas_cli_edit  adding, replacing or removing faasauth's entry, every other byte kept
 """

@@ -44,3 +44,53 @@ def read_client_secret(
             raise UsageFailure(f"the client secret file {path} is empty")
         return secret
     return env.get("FAASAUTH_CLIENT_SECRET") or None
+
+
+def jwt_problem(text: str) -> tuple[str, str | None] | None:
+    """Why `text` is not a compact JWT (what it looks like, and a hint), or None if it is one.
+
+    Only the shape is checked (three base64url parts, a JSON header with `alg`, a JSON
+    payload): the signature is the gateway's to verify.
+    """
+    import base64
+    import binascii
+    import json
+
+    if not text:
+        return "is empty", None
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        if isinstance(document, dict) and "value" in document:
+            return (
+                "holds GitHub's JSON answer, not the token in it",
+                "extract the token with `jq -r .value`",
+            )
+        return "holds JSON, not a JWT", None
+    parts = text.split(".")
+    if len(parts) != 3 or any(c.isspace() for c in text):
+        return "does not hold a JWT (three base64url parts separated by dots)", None
+    decoded = []
+    for part in parts[:2]:
+        try:
+            decoded.append(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+        except (ValueError, binascii.Error):
+            decoded.append(None)
+    header, payload = decoded
+    if not isinstance(header, dict) or "alg" not in header or not isinstance(payload, dict):
+        return "does not hold a JWT (its parts do not decode to a JWT header and claims)", None
+    return None
+
+
+def read_jwt_file(path: str) -> str:
+    """A JWT from a file or `-` (stdin), surrounding whitespace dropped; anything else (an
+    empty file, `garbage`, GitHub's `{"value": ...}` answer) is a UsageFailure naming it."""
+    token = read_secret_text(path, "token").strip()
+    problem = jwt_problem(token)
+    if problem is not None:
+        what, hint = problem
+        where = "stdin" if path == "-" else f"the token file {path}"
+        raise UsageFailure(f"{where} {what}", hint=hint)
+    return token

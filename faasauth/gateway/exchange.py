@@ -1,8 +1,10 @@
-"""The gateway's token exchange (RFC 8693) at `<gateway>/oauth/token`: one request,
-its answer a FunctionToken or a faasauth error. Caching is faasauth.flows.exchange's."""
+"""The gateway's token exchange (RFC 8693) at `<gateway>/oauth/token`: one request, its
+answer a FunctionToken (scope=function) or an OpenFaaS API token (no scope), or a faasauth
+error. Caching is faasauth.flows.exchange's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from faasauth.errors import ExchangeRefused, MalformedResponse, TransientFailure
@@ -28,7 +30,7 @@ def subject_type(name: str) -> SubjectType:
     raise ValueError(f"unknown subject token type {name!r}")
 
 
-def _error_text(body: Any) -> str | None:
+def error_text(body: Any) -> str | None:
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
         return None
     from faasauth.http import first_line
@@ -38,10 +40,19 @@ def _error_text(body: Any) -> str | None:
     return first_line(text, limit=300)  # one line, whatever the server sent
 
 
-def request_function_token(
-    rt: Runtime, subject_token: str, subject_type: SubjectType, audiences: list[str]
-) -> FunctionToken:
-    """One POST to the gateway's token endpoint; errors become faasauth errors."""
+def exchange(
+    rt: Runtime,
+    subject_token: str,
+    *,
+    subject_type: SubjectType = "id_token",
+    scope: str | None = "function",
+    audiences: list[str] | None = None,
+    what: str = "token exchange",
+) -> tuple[TokenResponse, float]:
+    """One POST to the gateway's /oauth/token: its checked answer and when it was sent.
+
+    `scope="function"` asks for a function token; `scope=None` for an OpenFaaS API token
+    (what `faas-cli pro auth` keeps). Every failure becomes a faasauth error."""
     import httpx
 
     from faasauth.http import summarise_body, transport_failure
@@ -52,55 +63,63 @@ def request_function_token(
         "grant_type": GRANT_TOKEN_EXCHANGE,
         "subject_token": subject_token,
         "subject_token_type": SUBJECT_TOKEN_TYPES[subject_type],
-        "scope": "function",
     }
+    if scope:
+        form["scope"] = scope
     if audiences:
         form["audience"] = sorted(set(audiences))  # httpx sends a list as repeated fields
     sent_at = rt.now()
     try:
         response = rt.client.post(url, data=form, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
-        raise transport_failure(exc, "token exchange", rt.settings) from exc
+        raise transport_failure(exc, what, rt.settings) from exc
 
     try:
         body: Any = response.json()
     except ValueError:
         body = None
 
-    if response.status_code >= 500:
+    status = response.status_code
+    if status >= 500:
         raise TransientFailure(
-            f"token exchange failed: the gateway answered {response.status_code} "
+            f"{what} failed: the gateway answered {status} "
             f"({summarise_body(response, subject_token)})"
         )
-    if response.status_code >= 400:
-        error = _error_text(body)
-        if error is not None:
-            raise ExchangeRefused(
-                f"token exchange refused: {redact_tokens(error, subject_token)}",
-                hint="check the gateway's JwtIssuer, Role and Policy for this identity",
+    if status >= 400:
+        error = error_text(body)
+        if error is not None or status in (401, 403):
+            said = error or (
+                f"the gateway answered {status} ({summarise_body(response, subject_token)})"
             )
-        if response.status_code in (401, 403):
             raise ExchangeRefused(
-                f"token exchange refused: the gateway answered {response.status_code} "
-                f"({summarise_body(response, subject_token)})"
+                f"{what} refused: {redact_tokens(said, subject_token)}",
+                hint="check the gateway's JwtIssuer, Role and Policy for this identity"
+                if error is not None else None,
             )
         hint = None
-        if response.status_code == 404:
+        if status == 404:
             hint = "does this gateway have IAM for OpenFaaS enabled? (see --gateway)"
         raise MalformedResponse(
-            f"token exchange failed: the gateway answered {response.status_code} "
+            f"{what} failed: the gateway answered {status} "
             f"({summarise_body(response, subject_token)})",
             hint=hint,
         )
-    if response.status_code != 200 or not isinstance(body, dict):
+    if status != 200 or not isinstance(body, dict):
         raise MalformedResponse(
-            f"token exchange failed: unexpected answer {response.status_code} "
+            f"{what} failed: unexpected answer {status} "
             f"({summarise_body(response, subject_token)})"
         )
     try:
-        answer = TokenResponse.from_json(body)
+        return TokenResponse.from_json(body), sent_at
     except ValueError as problem:
-        raise MalformedResponse(f"token exchange failed: the answer {problem}") from None
+        raise MalformedResponse(f"{what} failed: the answer {problem}") from None
+
+
+def request_function_token(
+    rt: Runtime, subject_token: str, subject_type: SubjectType, audiences: list[str]
+) -> FunctionToken:
+    """A function token for `audiences` (none: every function the identity may invoke)."""
+    answer, sent_at = exchange(rt, subject_token, subject_type=subject_type, audiences=audiences)
     return FunctionToken(
         access_token=answer.access_token,
         token_type=answer.token_type,
@@ -108,4 +127,26 @@ def request_function_token(
         scope=answer.scope,
         audience=sorted(set(audiences)),
         obtained_at=sent_at,
+    )
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An OpenFaaS API token: faas-cli's `auth: oauth2` token, itself a subject token."""
+
+    access_token: str
+    expires_at: float | None
+    issued_token_type: str | None
+
+    def __repr__(self) -> str:
+        return f"ApiToken(expires_at={self.expires_at!r})"
+
+
+def request_api_token(rt: Runtime, subject_token: str) -> ApiToken:
+    """An OpenFaaS API token for `subject_token` (/oauth/token without `scope=function`)."""
+    answer, sent_at = exchange(rt, subject_token, scope=None, what="API token exchange")
+    return ApiToken(
+        answer.access_token,
+        expires_at(answer.expires_in, answer.access_token, sent_at),
+        answer.issued_token_type,
     )

@@ -4,4 +4,6 @@
     discovery    /.well-known/openid-configuration and the endpoints it names
     grants       the grant dispatcher: each grant is one unit behind one signature
     client_credentials, device_code, refresh   the grants themselves
+    ambient      the identity a CI job or pod already has: detection, stored sources
+    ambient_sources  GitHub Actions, GitLab CI, token files, Buildkite/CircleCI agents
 """

@@ -17,6 +17,7 @@ Modules, one concept each:
     functions   echo / env and faas-cli stack files
     gateway     the gateway's routes
     requestlog  the record of requests, for tests and the stderr log
+    ci          a CI platform or pod's ambient identity (--ci github|gitlab|kubernetes)
     launch      what `faasauth sandbox` runs (serve, or run a command)
     pytest_plugin  opt-in fixtures: faasauth_sandbox, faasauth_sandbox_env, ..._factory
 """

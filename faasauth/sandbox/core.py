@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from faasauth.errors import UsageFailure
 from faasauth.sandbox import iam as iam_objects
+from faasauth.sandbox.ci import DEFAULT_CI_TOKEN_TTL, DEFAULT_REPOSITORY, CiPlatform
 from faasauth.sandbox.device import DEFAULT_LOGIN, DeviceCodes
 from faasauth.sandbox.exchange import TokenExchange
 from faasauth.sandbox.functions import Function, default_functions, load_stack
@@ -55,6 +56,9 @@ class Sandbox:
     device_code_ttl, device_interval, token_ttl, refresh_token_ttl: seconds.
     log: a stream for one line per request (e.g. sys.stderr); None: silent.
     clock: the time source for every expiry decision (a fake one makes expiry testable).
+    ci: "github", "gitlab" or "kubernetes": also play that platform (sandbox/ci.py), with
+        CI tokens living `ci_token_ttl` seconds for `ci_repository` (GitHub, GitLab) or
+        `ci_service_account` (Kubernetes, `NS:NAME`) in `ci_token_file` (Kubernetes).
     """
 
     def __init__(
@@ -76,6 +80,11 @@ class Sandbox:
         watchdog: str = RELEASED,
         log: TextIO | None = None,
         clock: Callable[[], float] = time.time,
+        ci: str | None = None,
+        ci_token_ttl: float = DEFAULT_CI_TOKEN_TTL,
+        ci_repository: str = DEFAULT_REPOSITORY,
+        ci_service_account: str | None = None,
+        ci_token_file: str | Path | None = None,
     ) -> None:
         self.port = port
         self.idp_port = idp_port
@@ -102,6 +111,15 @@ class Sandbox:
         self._servers: list[SandboxHTTPServer] = []
         self._idp: IdentityProvider | None = None
         self._gateway: Gateway | None = None
+        self.ci_platform = ci
+        self.ci_options: dict[str, Any] = {
+            "token_ttl": ci_token_ttl,
+            "repository": ci_repository,
+            "token_file": ci_token_file,
+        }
+        if ci_service_account is not None:
+            self.ci_options["service_account"] = ci_service_account
+        self._ci: CiPlatform | None = None
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -129,11 +147,29 @@ class Sandbox:
             gateway_server.server_close()
             raise
         self._servers = [gateway_server, idp_server]
+        if self.ci_platform is not None:
+            try:
+                self._servers.append(self._listen(0, "ci"))
+            except BaseException:
+                for server in self._servers:
+                    server.server_close()
+                raise
         try:
+            if self.ci_platform is not None:
+                self._ci = CiPlatform(
+                    self.ci_platform,
+                    issuer=self._servers[2].url,
+                    audience=gateway_server.url,
+                    clock=self.clock,
+                    **self.ci_options,
+                )
             self._wire(gateway_server, idp_server, documents)
         except BaseException:
             for server in self._servers:
                 server.server_close()
+            if self._ci is not None:
+                self._ci.stop()
+                self._ci = None
             self._servers = []
             raise
         self.started_in_ms = (time.perf_counter() - begun) * 1000
@@ -143,6 +179,8 @@ class Sandbox:
         servers, self._servers = self._servers, []
         for server in servers:
             server.stop()
+        if self._ci is not None:
+            self._ci.stop()
 
     def _listen(self, port: int, origin: str) -> SandboxHTTPServer:
         try:
@@ -168,12 +206,19 @@ class Sandbox:
         gateway_url, authority = gateway_server.url, idp_server.url
         client_ids = [self.client_id, self.public_client_id]
         placeholders = {"FAASAUTH_AUTHORITY": authority, "OPENFAAS_URL": gateway_url}
+        ci = self._ci
+        if ci is not None:
+            placeholders["FAASAUTH_CI_ISSUER"] = ci.issuer
         if documents is None:
             namespaces = sorted({f.namespace for f in self.functions})
             documents = iam_objects.default_documents(authority, namespaces)
+            if ci is not None:
+                documents += ci.default_documents(namespaces)
         config = iam_objects.build_config(documents, placeholders)
         if config.issuer_for(authority) is None:  # the sandbox IdP is always trusted
             config.issuers.append(iam_objects.sandbox_issuer(authority, client_ids))
+        if ci is not None and config.issuer_for(ci.issuer) is None:  # so is the CI issuer
+            config.issuers.append(ci.jwt_issuer())
         self.iam = config
         self.iam_warnings = [
             f"Role {r.name!r} refers to Policy {p!r}, which is not defined"
@@ -202,7 +247,7 @@ class Sandbox:
             issuer=gateway_url,
             key=gateway_key,
             iam=config,
-            local_issuers={authority: idp_key},
+            local_issuers={authority: idp_key, **({ci.issuer: ci.key} if ci else {})},
             clock=self.clock,
         )
         watchdog = Watchdog(
@@ -221,6 +266,9 @@ class Sandbox:
         )
         idp_server.start(self._idp.handle)
         gateway_server.start(self._gateway.handle)
+        if ci is not None:
+            ci.start()
+            self._servers[2].start(ci.handle)
 
     # -- where it is ----------------------------------------------------------------
 
@@ -240,7 +288,14 @@ class Sandbox:
             "FAASAUTH_AUTHORITY": self.authority,
             "FAASAUTH_CLIENT_ID": self.client_id,
             "FAASAUTH_CLIENT_SECRET": self.client_secret,
+            **(self._ci.env() if self._ci is not None else {}),
         }
+
+    @property
+    def ci(self) -> CiPlatform:
+        """The CI platform played (`Sandbox(ci=...)`): its issuer, `mint()`, counters."""
+        assert self._ci is not None, "the sandbox plays no CI platform (pass ci=...)"
+        return self._ci
 
     # -- observing ------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from faasauth.sandbox.ci import describe as ci_describe
 from faasauth.sandbox.core import Sandbox
 
 
@@ -33,6 +34,10 @@ class Options:
     latency_ms: int = 0
     watchdog: str = "released"
     quiet: bool = False
+    ci: str | None = None
+    ci_repository: str | None = None
+    ci_token_ttl: float | None = None
+    ci_token_file: str | None = None
 
 
 def start(options: Options, err: TextIO) -> Sandbox:
@@ -44,11 +49,24 @@ def start(options: Options, err: TextIO) -> Sandbox:
         latency_ms=options.latency_ms,
         watchdog=options.watchdog,
         log=None if options.quiet else err,
+        **ci_options(options),
     )
     sandbox.start()
     for warning in sandbox.iam_warnings:
         print(f"faasauth sandbox: warning: {warning}", file=err)
     return sandbox
+
+
+def ci_options(options: Options) -> dict[str, Any]:
+    """Sandbox keyword arguments for `--ci` and its companions (sandbox/ci.py)."""
+    if options.ci is None:
+        return {}
+    chosen = {
+        "ci_repository": options.ci_repository,
+        "ci_token_ttl": options.ci_token_ttl,
+        "ci_token_file": options.ci_token_file,
+    }
+    return {"ci": options.ci, **{k: v for k, v in chosen.items() if v is not None}}
 
 
 def describe(sandbox: Sandbox) -> list[str]:
@@ -66,7 +84,7 @@ def describe(sandbox: Sandbox) -> list[str]:
         f"{sandbox.public_client_id} (public, device grant)",
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
         f"   started in {sandbox.started_in_ms:.0f} ms",
-    ]
+    ] + ([ci_describe(sandbox.ci)] if sandbox.ci_platform else [])
 
 
 def serve(

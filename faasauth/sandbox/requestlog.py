@@ -18,7 +18,7 @@ TOKEN_KINDS = ("none", "function", "api", "idp", "invalid")
 
 @dataclasses.dataclass(frozen=True)
 class RequestRecord:
-    origin: str  # "idp" or "gateway"
+    origin: str  # "idp", "gateway" or "ci" (Sandbox(ci=...))
     method: str
     path: str  # without the query string
     status: int

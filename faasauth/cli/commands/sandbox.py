@@ -58,6 +58,32 @@ import click
     "or its hardened main branch.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No log line per request on stderr.")
+@click.option(
+    "--ci",
+    type=click.Choice(["github", "gitlab", "kubernetes"]),
+    help="Also play this platform's ambient identity: GitHub's ID token request variables "
+    "and endpoint, GitLab's OPENFAAS_ID_TOKEN variable, or a Kubernetes projected token "
+    "file rotated in place; its issuer is a trusted JwtIssuer.",
+)
+@click.option(
+    "--ci-repository",
+    metavar="OWNER/REPO",
+    help="The job's repository (GitHub, GitLab) [default: openfaas/demo, the one the "
+    "default IAM allows; any other is refused].",
+)
+@click.option(
+    "--ci-token-ttl",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Lifetime of each CI token [default: 300].",
+)
+@click.option(
+    "--ci-token-file",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Where --ci kubernetes writes its token [default: a temporary directory; the path "
+    "is exported as FAASAUTH_SANDBOX_TOKEN_FILE].",
+)
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD [ARGS]...]")
 @click.pass_context
 def command(
@@ -69,6 +95,10 @@ def command(
     latency_ms: int,
     watchdog: str,
     quiet: bool,
+    ci: str | None,
+    ci_repository: str | None,
+    ci_token_ttl: float | None,
+    ci_token_file: str | None,
     cmd: tuple[str, ...],
 ) -> None:
     """Run a local OpenFaaS gateway with IAM function authentication plus an
@@ -84,13 +114,20 @@ def command(
     faasauth-sandbox (confidential: client credentials, device grant) and
     faasauth-cli (public: device grant). Approve device logins at
     <IdP>/device, or pass --auto-approve. In --iam YAML, ${FAASAUTH_AUTHORITY}
-    and ${OPENFAAS_URL} stand for the sandbox's own URLs.
+    and ${OPENFAAS_URL} stand for the sandbox's own URLs, ${FAASAUTH_CI_ISSUER}
+    for the --ci issuer.
+
+    With --ci, CMD also gets the platform's variables: GITHUB_ACTIONS,
+    ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (github);
+    GITLAB_CI and OPENFAAS_ID_TOKEN (gitlab); FAASAUTH_SANDBOX_TOKEN_FILE
+    (kubernetes). CI tokens have the gateway URL as audience.
 
     \b
     Examples:
       faasauth sandbox -- sh -c 'faasauth auth && echo hello | faasauth invoke echo-auth'
       faasauth sandbox --auto-approve > sandbox.env &  # then: . ./sandbox.env
       faasauth sandbox --stack stack.yml --iam iam/ --latency 200
+      faasauth sandbox --ci kubernetes -- sh -c 'faasauth auth --token-file "$FAASAUTH_SANDBOX_TOKEN_FILE"'
     """
     import sys
 
@@ -104,6 +141,10 @@ def command(
         latency_ms=latency_ms,
         watchdog=watchdog,
         quiet=quiet,
+        ci=ci,
+        ci_repository=ci_repository,
+        ci_token_ttl=ci_token_ttl,
+        ci_token_file=ci_token_file,
     )
     if cmd:
         ctx.exit(launch.run_command(options, cmd, err=sys.stderr))
