@@ -18,7 +18,7 @@ Layers, each a package; imports point down only (tests/test_architecture.py chec
 As a library (faasauth.api), imported on first use so that `import faasauth` stays light:
 
     FunctionAuth, function_token, invoke         the CLI's invoke and exchange for Python
-    StoredLogin, TokenFile, ClientCredentials    where the subject token comes from
+    StoredLogin, TokenFile, ClientCredentials, Ambient   where the subject token comes from
     FaasauthError and its subclasses             faasauth.errors
 
 Importing this package loads nothing else: start-up time is a feature.
@@ -32,6 +32,7 @@ __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
     from faasauth.api import (
+        Ambient,
         ClientCredentials,
         FunctionAuth,
         StoredLogin,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
         UsageFailure,
     )
 
-_API = ("ClientCredentials", "FunctionAuth", "StoredLogin", "TokenFile", "function_token",
+_API = ("Ambient", "ClientCredentials", "FunctionAuth", "StoredLogin", "TokenFile", "function_token",
         "invoke")
 _ERRORS = ("ExchangeRefused", "FaasauthError", "FunctionRefused", "LoginFailed",
            "NotLoggedIn", "Refused", "TransientFailure", "UsageFailure")

@@ -6,7 +6,8 @@
 
 Where the subject (IdP) token comes from is pluggable (`subject=`): `StoredLogin()` (the
 default: the same store, lock and renewal as the CLI, so a script and the CLI share one
-exchange), `TokenFile(path)`, `ClientCredentials(...)`, or any callable returning a token.
+exchange), `TokenFile(path)`, `ClientCredentials(...)`, `Ambient()` (the identity a CI job
+or pod already has), or any callable returning a token.
 
 Errors are faasauth's (faasauth.errors): `NotLoggedIn`, `ExchangeRefused`, `TransientFailure`
 (network, 5xx), `UsageFailure`; each has `.message`, `.hint` and the CLI's `.exit_code`.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from faasauth.tokens.response import TokenResponse
 
 __all__ = [
+    "Ambient",
     "ClientCredentials",
     "FunctionAuth",
     "StoredLogin",
@@ -118,6 +120,29 @@ class ClientCredentials:
 
 def _no_prompt() -> Any:
     raise AssertionError("client credentials never prompt")
+
+
+@dataclass
+class Ambient:
+    """The identity this CI job or pod already has: GitHub Actions (the job needs
+    `permissions: id-token: write`), GitLab CI (`id_tokens:` as OPENFAAS_ID_TOKEN),
+    Buildkite, CircleCI, or a Kubernetes projected token file (`token_file`, default
+    /var/secrets/tokens/openfaas-token). A fresh token is fetched for every exchange;
+    `audience` defaults to the gateway's URL."""
+
+    audience: str | None = None
+    token_file: str | None = None
+
+    def source(self, rt: Runtime) -> SubjectSource:
+        from faasauth.flows.subject import SubjectSource
+        from faasauth.idp.ambient import KUBERNETES_TOKEN_FILE, detect
+
+        found = detect(
+            rt.env, self.audience or rt.settings.gateway,
+            kubernetes_token_file=self.token_file or KUBERNETES_TOKEN_FILE,
+        )
+        return SubjectSource(found.describe(), found.identity,
+                             lambda: found.fetch(client=rt.client))
 
 
 @dataclass(frozen=True)

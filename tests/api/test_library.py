@@ -16,7 +16,6 @@ import pytest
 import faasauth
 from faasauth.sandbox import Sandbox
 
-pytest_plugins = ["faasauth.sandbox.pytest_plugin"]
 
 
 @pytest.fixture
@@ -235,3 +234,45 @@ def test_import_faasauth_stays_light() -> None:
             "'jwt', 'click') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.faasauth_sandbox(ci="github", ci_token_ttl=600)
+def test_ambient_github_identity_as_the_subject(
+    faasauth_sandbox_env: dict[str, str], faasauth_sandbox: Sandbox
+) -> None:
+    auth = faasauth.FunctionAuth(subject=faasauth.Ambient())
+    with httpx.Client(base_url=faasauth_sandbox.gateway_url, auth=auth) as client:
+        assert client.post("/function/echo-auth", content=b"1").text == "1"
+        assert client.post("/function/echo-auth", content=b"2").text == "2"
+    # One CI token, one exchange: the source's identity is stable, so the cache holds.
+    assert faasauth_sandbox.ci.minted == 1
+    assert faasauth_sandbox.count("/oauth/token") == 1
+
+
+def test_ambient_without_a_platform_says_what_it_looked_for(
+    faasauth_sandbox_env: dict[str, str], faasauth_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    subject = faasauth.Ambient(token_file=str(tmp_path / "none"))
+    with pytest.raises(faasauth.LoginFailed) as raised:
+        faasauth.function_token("openfaas-fn:echo-auth", subject=subject)
+    assert "GitHub Actions" in raised.value.message and raised.value.exit_code == 4
+
+
+def test_the_example_file_runs_against_the_sandbox(
+    faasauth_sandbox_env: dict[str, str], faasauth_sandbox: Sandbox
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "library.py"
+    env = dict(os.environ)
+    login = subprocess.run([sys.executable, "-m", "faasauth", "auth"], env=env,
+                           capture_output=True, text=True)
+    assert login.returncode == 0, login.stderr
+    run = subprocess.run([sys.executable, str(example)], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "hello from httpx", "call 0, call 1, call 2", "hello from faasauth.invoke",
+        run.stdout.splitlines()[3],
+    ]
+    assert run.stdout.splitlines()[3].startswith("a function token of ")
+    # One exchange for everything: one identity, one audience (openfaas-fn:echo-auth).
+    assert faasauth_sandbox.count("/oauth/token") == 1
