@@ -1,3 +1,3 @@
 """faasauth: call OpenFaaS functions protected by OpenFaaS IAM function authentication."""
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
