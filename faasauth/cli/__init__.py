@@ -1,5 +1,6 @@
 """The command line: click only. Nothing outside this package imports it.
 
+    about          what `faasauth --version` prints: the lines a bug report needs
     app            the `faasauth` group (commands loaded lazily) and main(): the one place
                    an error becomes a message and an exit code
     options        options shared by several commands, and building the Runtime

@@ -11,7 +11,6 @@ import sys
 
 import click
 
-from faasauth import __version__
 from faasauth.cli.options import verbose_option
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -58,8 +57,19 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Not click's version_option: a bug report needs more than the version (faasauth.cli.about).
+    if not value or ctx.resilient_parsing:
+        return
+    from faasauth.cli.about import version_lines
+
+    click.echo("\n".join(version_lines()))
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-V", "--version", prog_name="faasauth")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version, Python, httpx and store, and exit.")
 @verbose_option
 def cli() -> None:
     """Call OpenFaaS functions protected by OpenFaaS IAM function authentication.
