@@ -281,6 +281,18 @@ class Invoker:
             say(f"faasauth: {message}")
 
 
-def invoke(invocation: Invocation, **collaborators: object) -> Outcome:
+def invoke(
+    invocation: Invocation,
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    body: RequestBody,
+    tokens: TokenSource,
+    notes: RememberedFunctions,
+    out: BinaryIO,
+) -> Outcome:
     """Run one invocation; raises a FaasauthError for every non-2xx outcome."""
-    return Invoker(invocation, **collaborators).run()  # type: ignore[arg-type]
+    return Invoker(
+        invocation, settings=settings, client=client, body=body, tokens=tokens, notes=notes,
+        out=out,
+    ).run()
