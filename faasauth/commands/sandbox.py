@@ -57,6 +57,12 @@ import click
     help="Function-side JWT check: faas-middleware as released in the watchdogs, "
     "or its hardened main branch.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve HTTPS, with a throw-away CA; its certificate file is exported as "
+    "SSL_CERT_FILE (or pass it to --cacert).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No log line per request on stderr.")
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD [ARGS]...]")
 @click.pass_context
@@ -68,6 +74,7 @@ def command(
     auto_approve: bool,
     latency_ms: int,
     watchdog: str,
+    tls: bool,
     quiet: bool,
     cmd: tuple[str, ...],
 ) -> None:
@@ -91,6 +98,7 @@ def command(
       faasauth sandbox -- sh -c 'faasauth auth && echo hello | faasauth invoke echo-auth'
       faasauth sandbox --auto-approve > sandbox.env &  # then: . ./sandbox.env
       faasauth sandbox --stack stack.yml --iam iam/ --latency 200
+      faasauth sandbox --tls -- sh -c 'faasauth auth && echo hi | faasauth invoke env-auth'
     """
     import sys
 
@@ -104,6 +112,7 @@ def command(
         latency_ms=latency_ms,
         watchdog=watchdog,
         quiet=quiet,
+        tls=tls,
     )
     if cmd:
         ctx.exit(launch.run_command(options, cmd, err=sys.stderr))

@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from faasauth.errors import UsageFailure
 from faasauth.sandbox import iam as iam_objects
@@ -31,6 +31,9 @@ from faasauth.sandbox.keys import SigningKey
 from faasauth.sandbox.requestlog import RequestLog, RequestRecord
 from faasauth.sandbox.server import SandboxHTTPServer
 from faasauth.sandbox.watchdog import RELEASED, Watchdog
+
+if TYPE_CHECKING:
+    from faasauth.sandbox.tls import ThrowawayTLS
 
 DEFAULT_CLIENT_ID = "faasauth-sandbox"
 DEFAULT_PUBLIC_CLIENT_ID = "faasauth-cli"
@@ -53,6 +56,8 @@ class Sandbox:
     latency_ms: delay added to every response (not to /_sandbox/ ones).
     watchdog: "released" (faas-middleware 1.2.x, the default) or "hardened" (its main branch).
     device_code_ttl, device_interval, token_ttl, refresh_token_ttl: seconds.
+    tls: serve HTTPS on both origins, with a throw-away CA (`ca_file`, also in `env()` as
+        SSL_CERT_FILE) and a certificate for 127.0.0.1 and localhost (sandbox/tls.py).
     log: a stream for one line per request (e.g. sys.stderr); None: silent.
     clock: the time source for every expiry decision (a fake one makes expiry testable).
     """
@@ -74,6 +79,7 @@ class Sandbox:
         token_ttl: float = 3600,
         refresh_token_ttl: float = 86400,
         watchdog: str = RELEASED,
+        tls: bool = False,
         log: TextIO | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -93,6 +99,8 @@ class Sandbox:
         self.token_ttl = token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.watchdog_mode = watchdog
+        self.tls = tls
+        self._tls: ThrowawayTLS | None = None
         self.clock = clock
         self.log = RequestLog(log)
         self.functions: list[Function] = []
@@ -122,6 +130,10 @@ class Sandbox:
             documents = iam_objects.read_documents(self.iam_source)
         else:
             documents = [(f"iam object {i}", doc) for i, doc in enumerate(self.iam_source, 1)]
+        if self.tls:
+            from faasauth.sandbox.tls import ThrowawayTLS
+
+            self._tls = ThrowawayTLS()
         gateway_server = self._listen(self.port, "gateway")
         try:
             idp_server = self._listen(self.idp_port, "idp")
@@ -143,11 +155,18 @@ class Sandbox:
         servers, self._servers = self._servers, []
         for server in servers:
             server.stop()
+        if self._tls is not None:
+            self._tls.remove()
+            self._tls = None
 
     def _listen(self, port: int, origin: str) -> SandboxHTTPServer:
         try:
             return SandboxHTTPServer(
-                port, origin, on_record=self.log.add, latency_ms=self.latency_ms
+                port,
+                origin,
+                on_record=self.log.add,
+                latency_ms=self.latency_ms,
+                tls=self._tls.context if self._tls is not None else None,
             )
         except OSError as exc:
             why = (
@@ -234,13 +253,21 @@ class Sandbox:
         assert self._idp is not None, "the sandbox is not started"
         return self._idp.issuer
 
+    @property
+    def ca_file(self) -> str | None:
+        """With `tls`: the CA certificate to trust (`--cacert`, SSL_CERT_FILE)."""
+        return str(self._tls.ca_file) if self._tls is not None else None
+
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "OPENFAAS_URL": self.gateway_url,
             "FAASAUTH_AUTHORITY": self.authority,
             "FAASAUTH_CLIENT_ID": self.client_id,
             "FAASAUTH_CLIENT_SECRET": self.client_secret,
         }
+        if self.ca_file is not None:
+            env["SSL_CERT_FILE"] = self.ca_file
+        return env
 
     # -- observing ------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class Options:
     latency_ms: int = 0
     watchdog: str = "released"
     quiet: bool = False
+    tls: bool = False
 
 
 def start(options: Options, err: TextIO) -> Sandbox:
@@ -43,6 +44,7 @@ def start(options: Options, err: TextIO) -> Sandbox:
         auto_approve=options.auto_approve,
         latency_ms=options.latency_ms,
         watchdog=options.watchdog,
+        tls=options.tls,
         log=None if options.quiet else err,
     )
     sandbox.start()
@@ -66,7 +68,11 @@ def describe(sandbox: Sandbox) -> list[str]:
         f"{sandbox.public_client_id} (public, device grant)",
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
         f"   started in {sandbox.started_in_ms:.0f} ms",
-    ]
+    ] + (
+        [f"TLS       CA certificate {sandbox.ca_file} (SSL_CERT_FILE; or --cacert)"]
+        if sandbox.ca_file
+        else []
+    )
 
 
 def serve(
