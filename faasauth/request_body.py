@@ -41,6 +41,7 @@ MEMORY_LIMIT = 1024 * 1024
 SPOOL_BACKLOG = 8 * 1024 * 1024  # bytes read but not yet in the spool file, at most
 DIRECT_BUFFER = 4 * 1024 * 1024  # the spool's aligned buffer for O_DIRECT writes
 DIRECT_ALIGN = 4096
+READ_AHEAD = 64 * 1024 * 1024  # of the spool, when it is sent again
 F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ on Linux (the constant is in fcntl from 3.10)
 
 Content = Union[bytes, Iterator[bytes]]
@@ -363,7 +364,13 @@ class Spool:
 
     def chunks(self, size: int) -> Iterator[bytes]:
         offset, end = 0, self._queued
+        advised = 0  # read-ahead asked for up to here
         while offset < end:
+            if offset + READ_AHEAD // 2 >= advised and advised < end:
+                # Written past the page cache (O_DIRECT), the copy comes back from the disk:
+                # have the kernel read the next stretch while this one goes out.
+                _will_need(self._fd, advised, READ_AHEAD)
+                advised += READ_AHEAD
             try:
                 data = os.pread(self._fd, min(size, end - offset), offset)
             except OSError as exc:
@@ -496,6 +503,15 @@ class _DirectWriter:
             done = 0
             while done < length:
                 done += os.pwrite(self._fd, buffer[done:length], self._offset + done)
+
+
+def _will_need(fd: int, offset: int, length: int) -> None:
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        try:
+            advise(fd, offset, length, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass  # advice only
 
 
 def _spool_failure(exc: OSError, tempdir: str | None) -> UsageFailure:
