@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -27,7 +27,9 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-def run(*args: str, env: dict[str, str], input: bytes = b"hi") -> subprocess.CompletedProcess[bytes]:  # noqa: A002
+def run(
+    *args: str, env: dict[str, str], input: bytes = b"hi"  # noqa: A002
+) -> subprocess.CompletedProcess[bytes]:
     full = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     return subprocess.run([sys.executable, "-m", "faasauth", *args], input=input,
                           capture_output=True, env={**full, **env}, timeout=60)
@@ -104,7 +106,7 @@ def test_without_the_ca_verification_fails_and_no_verify_skips_it(
     refused = run("invoke", "echo", env=env)
     assert refused.returncode == 3
     assert refused.stderr.decode().splitlines() == [
-        f"faasauth: invoke openfaas-fn:echo (127.0.0.1): TLS certificate verification failed",
+        "faasauth: invoke openfaas-fn:echo (127.0.0.1): TLS certificate verification failed",
         "hint: pass --cacert FILE for a private CA, or --tls-no-verify to skip the check",
     ]
     skipped = run("invoke", "echo", "--tls-no-verify", env=env)
