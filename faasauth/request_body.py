@@ -310,6 +310,7 @@ class Spool:
         self._changed = threading.Condition()
         self._writer: threading.Thread | None = None
         self._direct = _DirectWriter.open(self._fd)
+        self._went_direct = self._direct is not None
 
     @property
     def direct(self) -> bool:
@@ -363,6 +364,74 @@ class Spool:
                 raise _spool_failure(exc, self._tempdir) from exc
 
     def chunks(self, size: int) -> Iterator[bytes]:
+        """The copy, in pieces of `size` bytes; call `finish` first."""
+        if self._went_direct:
+            reader = self._open_direct()
+            if reader is not None:
+                return self._read_ahead(reader, size)
+        return self._read_cached(size)
+
+    def _open_direct(self) -> int | None:
+        # A file description of its own, so the writer's stays as it is.
+        try:
+            return os.open(f"/proc/self/fd/{self._fd}", os.O_RDONLY | os.O_DIRECT)
+        except OSError:
+            return None
+
+    def _read_ahead(self, reader: int, size: int) -> Iterator[bytes]:
+        """Read back past the page cache too: a copy written with O_DIRECT is not in it, and
+        filling it cost more system time than the disk took (2.1 s of 2.5 s for 1 GiB on the
+        benchmark machine, against 1.1 s with O_DIRECT). A thread reads aligned blocks up to
+        SPOOL_BACKLOG ahead of the sender."""
+        import mmap
+        import queue
+        import threading
+
+        end = self._queued
+        block = -(-size // DIRECT_ALIGN) * DIRECT_ALIGN
+        pieces: queue.Queue[bytes | OSError | None] = queue.Queue(
+            maxsize=max(SPOOL_BACKLOG // block, 2)
+        )
+        stop = threading.Event()
+
+        def read() -> None:
+            buffer = mmap.mmap(-1, block)  # page-aligned
+            try:
+                offset = 0
+                while offset < end and not stop.is_set():
+                    got = os.preadv(reader, [buffer], offset)
+                    if got <= 0:
+                        break
+                    got = min(got, end - offset)
+                    pieces.put(buffer[:got])
+                    offset += got
+                pieces.put(None)
+            except OSError as exc:
+                pieces.put(exc)
+            finally:
+                buffer.close()
+
+        thread = threading.Thread(target=read, name="faasauth-spool-reader", daemon=True)
+        thread.start()
+        try:
+            while True:
+                piece = pieces.get()
+                if piece is None:
+                    return
+                if isinstance(piece, OSError):
+                    raise _spool_failure(piece, self._tempdir) from piece
+                yield piece
+        finally:
+            stop.set()
+            while thread.is_alive():  # unblock a reader waiting on a full queue
+                try:
+                    pieces.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            thread.join()
+            os.close(reader)
+
+    def _read_cached(self, size: int) -> Iterator[bytes]:
         offset, end = 0, self._queued
         advised = 0  # read-ahead asked for up to here
         while offset < end:

@@ -243,6 +243,20 @@ def test_spool_holds_back_the_reader_when_the_disk_is_slow(
     spool.close()
 
 
+def test_spool_read_back_stopped_early_leaves_no_thread(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path), backlog=64 * 1024)
+    data = os.urandom(3 << 20)
+    spool.write(data)
+    spool.finish()
+    before = threading.active_count()
+    pieces = spool.chunks(4096)
+    assert next(pieces) == data[:4096]  # the reader runs ahead, then waits on a full queue
+    pieces.close()  # the sender stopped (the server hung up)
+    assert threading.active_count() <= before
+    assert b"".join(spool.chunks(1 << 20)) == data  # and the copy is still whole
+    spool.close()
+
+
 def test_spool_failure_is_one_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageFailure, match="cannot keep a copy of the request body"):
         Spool(str(tmp_path / "missing"))
