@@ -16,7 +16,9 @@ done depends on what stdin is:
 Chunks are 1 MiB, and a pipe on stdin is asked to hold that much (F_SETPIPE_SZ), so a
 gigabyte is about a thousand trips through httpx, not sixteen thousand. Measured in
 benchmarks/bench_body.py: writing the copy inline, in the sending thread, cost more than
-the upload itself on an ext4 temp dir; in its own thread it overlaps the upload.
+the upload itself on an ext4 temp dir; in its own thread, with O_DIRECT where the file
+system takes it (and read back the same way, a thread ahead of the sender), it overlaps
+the upload and leaves no gigabyte of page cache behind.
 
 `load()` reads everything up front instead, for a signature (HMAC) that must be sent in a
 header before the body.
@@ -306,7 +308,7 @@ class Spool:
         self._closing = False
         self._error: OSError | None = None
         self._queued = 0
-        self._stored = 0  # in the file (or the direct writer's buffer); the writer's own
+        self._stored = 0  # handed to the file or the direct writer: the writer thread's
         self._changed = threading.Condition()
         self._writer: threading.Thread | None = None
         self._direct = _DirectWriter.open(self._fd)
