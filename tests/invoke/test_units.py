@@ -15,7 +15,8 @@ import pytest
 from faasauth.challenge import is_function_invoke_challenge, parse_challenges
 from faasauth.errors import UsageFailure
 from faasauth.remembered import STATE_FILE, RememberedFunctions
-from faasauth.request_body import RequestBody, Spool
+from faasauth.request_body import RequestBody
+from faasauth.spool import Spool
 from faasauth.store import Home
 
 # -- challenges ---------------------------------------------------------------------------
