@@ -6,4 +6,5 @@
     challenge  parsing WWW-Authenticate, spotting `Bearer realm=IAM function invoke`
     body       request bodies from stdin (memory, regular file, pipe) that can be replayed
     replay     Replayable streams, and Tee: a spooled copy of any other stream
+    spool      the copy of a piped body kept for a retry: written and read back by threads
 """

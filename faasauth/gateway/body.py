@@ -7,10 +7,18 @@ done depends on what stdin is:
     regular file  (`< big.bin`)   known length; replayed by seeking back: no copy at all
     small input   (<= 1 MiB)      read whole into memory first; known length
     larger pipe                   streamed (chunked); when a replay may follow, every chunk is
-                                  also written to a spooled temporary file (memory up to
-                                  1 MiB, then an unlinked 0600 file in the temp dir), and the
-                                  replay drains what the first request did not read, then
-                                  sends the spool with its now known length
+                                  also handed to a `Spool` (faasauth/spool.py): an unlinked
+                                  0600 file in the temp dir, written by a thread while the
+                                  chunk goes on the wire; the replay drains what the first
+                                  request did not read, then sends the spool with its now
+                                  known length
+
+Chunks are 1 MiB, and a pipe on stdin is asked to hold that much (F_SETPIPE_SZ), so a
+gigabyte is about a thousand trips through httpx, not sixteen thousand. Measured in
+benchmarks/bench_body.py: writing the copy inline, in the sending thread, cost more than
+the upload itself on an ext4 temp dir; in its own thread, with O_DIRECT where the file
+system takes it (and read back the same way, a thread ahead of the sender), it overlaps
+the upload and leaves no gigabyte of page cache behind.
 
 `load()` reads everything up front instead, for a signature (HMAC) that must be sent in a
 header before the body. `BodyStream(body)` is the body as an httpx request stream that
@@ -31,10 +39,11 @@ from faasauth.errors import UsageFailure
 from faasauth.gateway.replay import Replayable
 
 if TYPE_CHECKING:
-    from tempfile import SpooledTemporaryFile
+    from faasauth.gateway.spool import Spool
 
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 1024 * 1024
 MEMORY_LIMIT = 1024 * 1024
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ on Linux (the constant is in fcntl from 3.10)
 
 Content = Union[bytes, Iterator[bytes]]
 
@@ -69,8 +78,7 @@ class RequestBody:
         self._data: bytes | None = None  # the whole body, when small
         self._region: tuple[int, int] | None = None  # (offset, length) in a regular file
         self._head = b""  # read ahead from a larger pipe, not yet sent or spooled
-        self._spool: SpooledTemporaryFile[bytes] | None = None
-        self._spooled = 0
+        self._spool: Spool | None = None
         self._exhausted = False  # the stream has reached its end
         self._started = False
         self._inspected = False  # stdin is looked at only when the body is first needed
@@ -88,6 +96,7 @@ class RequestBody:
         if region is not None:
             self._region = region
             return
+        self._widen_pipe()
         head = self._read_exactly(self._memory_limit + 1)
         if len(head) <= self._memory_limit:
             self._data, self._exhausted = head, True
@@ -105,6 +114,21 @@ class RequestBody:
         except (OSError, ValueError, io.UnsupportedOperation):
             return None  # not a file descriptor (a test's BytesIO), or not seekable
         return offset, max(size - offset, 0)
+
+    def _widen_pipe(self) -> None:
+        """Ask a pipe on stdin to hold a whole chunk, so that one read returns up to a chunk
+        (a Linux pipe holds 64 KiB by default). Best effort: the limit is
+        /proc/sys/fs/pipe-max-size (1 MiB unless changed), and other systems have no such call."""
+        assert self._stream is not None
+        try:
+            fd = self._stream.fileno()
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return
+            import fcntl
+
+            fcntl.fcntl(fd, F_SETPIPE_SZ, self._chunk_size)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
 
     def _read(self, size: int) -> bytes:
         assert self._stream is not None
@@ -142,7 +166,7 @@ class RequestBody:
         if self._region is not None:
             return self._region[1]
         if self._spool is not None and self._exhausted and not self._head:
-            return self._spooled
+            return self._spool.size
         return None
 
     # -- sending -------------------------------------------------------------------------
@@ -181,7 +205,8 @@ class RequestBody:
         if self._region is not None:
             return Payload(self._file_chunks(), self._region[1])
         if self._spool is not None:  # load()ed
-            return Payload(self._spool_chunks(), self._spooled)
+            self._spool.finish()
+            return Payload(self._spool.chunks(self._chunk_size), self._spool.size)
         if keep_copy:
             self._spool = self._new_spool()
             return Payload(self._tee(), None)
@@ -199,7 +224,8 @@ class RequestBody:
             raise RuntimeError("the request body was sent without keeping a copy")
         for _ in self._fill_spool():
             pass
-        return Payload(self._spool_chunks(), self._spooled)
+        self._spool.finish()
+        return Payload(self._spool.chunks(self._chunk_size), self._spool.size)
 
     def close(self) -> None:
         if self._spool is not None:
@@ -214,34 +240,23 @@ class RequestBody:
 
     # -- the sources ---------------------------------------------------------------------
 
-    def _new_spool(self) -> SpooledTemporaryFile[bytes]:
-        import tempfile
+    def _new_spool(self) -> Spool:
+        from faasauth.gateway.spool import Spool
 
-        # Rolls over to tempfile.TemporaryFile: mode 0600, unlinked at once on POSIX.
-        return tempfile.SpooledTemporaryFile(max_size=self._memory_limit, dir=self._tempdir)
-
-    def _write_spool(self, data: bytes) -> None:
-        assert self._spool is not None
-        try:
-            self._spool.write(data)
-        except OSError as exc:
-            raise UsageFailure(
-                "cannot keep a copy of the request body for a retry: "
-                f"{exc.strerror or type(exc).__name__} (TMPDIR={self._tempdir or 'default'})"
-            ) from exc
-        self._spooled += len(data)
+        # Where TMPDIR says, or an error naming it: tempfile would quietly try /tmp instead,
+        # and a copy of a large body must not land where the user did not want it.
+        return Spool(self._tempdir or os.environ.get("TMPDIR") or None)
 
     def _fill_spool(self) -> Iterator[bytes]:
         """Complete the spool (the head not yet sent, then the rest of the stream),
         yielding what it adds."""
         assert self._spool is not None
-        self._spool.seek(0, os.SEEK_END)
         if self._head:
             head, self._head = self._head, b""
-            self._write_spool(head)
+            self._spool.write(head)
             yield head
         for data in self._rest():
-            self._write_spool(data)
+            self._spool.write(data)
             yield data
 
     def _once(self) -> Iterator[bytes]:
@@ -250,16 +265,9 @@ class RequestBody:
         yield from self._rest()
 
     def _tee(self) -> Iterator[bytes]:
-        # Each chunk is in the spool before it is handed on, so wherever the sender stops
-        # reading, spool + unread stream == the body.
-        head = self._head
-        if head:
-            self._write_spool(head)
-            self._head = b""
-            yield head
-        for data in self._rest():
-            self._write_spool(data)
-            yield data
+        # Each chunk is handed to the spool before it is handed on, so wherever the sender
+        # stops reading, spool + unread stream == the body.
+        return self._fill_spool()
 
     def _file_chunks(self) -> Iterator[bytes]:
         assert self._stream is not None and self._region is not None
@@ -275,17 +283,6 @@ class RequestBody:
                 yield data
         except OSError as exc:
             raise _unreadable(exc) from exc
-
-    def _spool_chunks(self) -> Iterator[bytes]:
-        assert self._spool is not None
-        spool, left = self._spool, self._spooled
-        spool.seek(0)
-        while left > 0:
-            data = spool.read(min(self._chunk_size, left))
-            if not data:
-                break
-            left -= len(data)
-            yield data
 
 
 class BodyStream(Replayable):

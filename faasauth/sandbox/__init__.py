@@ -5,6 +5,7 @@ Python, the `faasauth_sandbox` fixture in pytest (faasauth.sandbox.pytest_plugin
 Modules, one concept each:
 
     core        Sandbox: wiring, life cycle, helpers for tests
+    issuing     tokens the sandbox issues for tests, and a gateway key rotation
     server      HTTP/1.1 plumbing (chunked bodies, streaming, keep-alive, latency)
     keys        ES256 signing keys and JWKS
     idp         the OpenID provider (client credentials, device grant, refresh)
@@ -17,6 +18,7 @@ Modules, one concept each:
     functions   echo / env and faas-cli stack files
     gateway     the gateway's routes
     requestlog  the record of requests, for tests and the stderr log
+    tls         a throw-away CA and certificate for --tls
     ci          a CI platform or pod's ambient identity (--ci github|gitlab|kubernetes)
     launch      what `faasauth sandbox` runs (serve, or run a command)
     pytest_plugin  opt-in fixtures: faasauth_sandbox, faasauth_sandbox_env, ..._factory

@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from faasauth.errors import UsageFailure
 from faasauth.sandbox import iam as iam_objects
@@ -28,10 +28,14 @@ from faasauth.sandbox.exchange import TokenExchange
 from faasauth.sandbox.functions import Function, default_functions, load_stack
 from faasauth.sandbox.gateway import Gateway
 from faasauth.sandbox.idp import IdentityProvider
+from faasauth.sandbox.issuing import TokenIssuing
 from faasauth.sandbox.keys import SigningKey
 from faasauth.sandbox.requestlog import RequestLog, RequestRecord
 from faasauth.sandbox.server import SandboxHTTPServer
 from faasauth.sandbox.watchdog import RELEASED, Watchdog
+
+if TYPE_CHECKING:
+    from faasauth.sandbox.tls import ThrowawayTLS
 
 DEFAULT_CLIENT_ID = "faasauth-sandbox"
 DEFAULT_PUBLIC_CLIENT_ID = "faasauth-cli"
@@ -40,7 +44,7 @@ IamSource = str | Path | Sequence[Mapping[str, Any]] | None
 StackSource = str | Path | Mapping[str, Any] | None
 
 
-class Sandbox:
+class Sandbox(TokenIssuing):
     """A local OpenFaaS gateway with IAM function authentication plus an OpenID provider.
 
     port: the gateway's port (0: any free one); the IdP gets its own (`idp_port`, 0: free).
@@ -54,6 +58,8 @@ class Sandbox:
     latency_ms: delay added to every response (not to /_sandbox/ ones).
     watchdog: "released" (faas-middleware 1.2.x, the default) or "hardened" (its main branch).
     device_code_ttl, device_interval, token_ttl, refresh_token_ttl: seconds.
+    tls: serve HTTPS on both origins, with a throw-away CA (`ca_file`, also in `env()` as
+        SSL_CERT_FILE) and a certificate for 127.0.0.1 and localhost (sandbox/tls.py).
     log: a stream for one line per request (e.g. sys.stderr); None: silent.
     clock: the time source for every expiry decision (a fake one makes expiry testable).
     ci: "github", "gitlab" or "kubernetes": also play that platform (sandbox/ci.py), with
@@ -78,6 +84,7 @@ class Sandbox:
         token_ttl: float = 3600,
         refresh_token_ttl: float = 86400,
         watchdog: str = RELEASED,
+        tls: bool = False,
         log: TextIO | None = None,
         clock: Callable[[], float] = time.time,
         ci: str | None = None,
@@ -102,6 +109,8 @@ class Sandbox:
         self.token_ttl = token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.watchdog_mode = watchdog
+        self.tls = tls
+        self._tls: ThrowawayTLS | None = None
         self.clock = clock
         self.log = RequestLog(log)
         self.functions: list[Function] = []
@@ -140,6 +149,10 @@ class Sandbox:
             documents = iam_objects.read_documents(self.iam_source)
         else:
             documents = [(f"iam object {i}", doc) for i, doc in enumerate(self.iam_source, 1)]
+        if self.tls:
+            from faasauth.sandbox.tls import ThrowawayTLS
+
+            self._tls = ThrowawayTLS()
         gateway_server = self._listen(self.port, "gateway")
         try:
             idp_server = self._listen(self.idp_port, "idp")
@@ -181,11 +194,18 @@ class Sandbox:
             server.stop()
         if self._ci is not None:
             self._ci.stop()
+        if self._tls is not None:
+            self._tls.remove()
+            self._tls = None
 
     def _listen(self, port: int, origin: str) -> SandboxHTTPServer:
         try:
             return SandboxHTTPServer(
-                port, origin, on_record=self.log.add, latency_ms=self.latency_ms
+                port,
+                origin,
+                on_record=self.log.add,
+                latency_ms=self.latency_ms,
+                tls=self._tls.context if self._tls is not None else None,
             )
         except OSError as exc:
             why = (
@@ -282,14 +302,22 @@ class Sandbox:
         assert self._idp is not None, "the sandbox is not started"
         return self._idp.issuer
 
+    @property
+    def ca_file(self) -> str | None:
+        """With `tls`: the CA certificate to trust (`--cacert`, SSL_CERT_FILE)."""
+        return str(self._tls.ca_file) if self._tls is not None else None
+
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "OPENFAAS_URL": self.gateway_url,
             "FAASAUTH_AUTHORITY": self.authority,
             "FAASAUTH_CLIENT_ID": self.client_id,
             "FAASAUTH_CLIENT_SECRET": self.client_secret,
             **(self._ci.env() if self._ci is not None else {}),
         }
+        if self.ca_file is not None:
+            env["SSL_CERT_FILE"] = self.ca_file
+        return env
 
     @property
     def ci(self) -> CiPlatform:
@@ -336,49 +364,6 @@ class Sandbox:
 
     # -- tokens for tests -----------------------------------------------------------
 
-    def issue_idp_token(
-        self,
-        sub: str = DEFAULT_LOGIN,
-        *,
-        aud: str | list[str] | None = None,
-        expires_in: float | None = None,
-        **claims: Any,
-    ) -> str:
-        """A JWT from the sandbox IdP (aud defaults to the confidential client id)."""
-        idp = self._running_idp()
-        return idp.issue_token(
-            sub, aud=aud if aud is not None else self.client_id, expires_in=expires_in, **claims
-        )
-
-    def issue_function_token(
-        self,
-        permissions: Sequence[str],
-        audience: Sequence[str] | None = None,
-        *,
-        sub: str = "fed:sandbox-test",
-        expires_in: float = 300,
-        **claims: Any,
-    ) -> str:
-        """A function token from the gateway; claims override the defaults (exp=, iss=, aud=...)."""
-        exchange = self._running_gateway().exchange
-        return exchange.issue_function_token(
-            sub, list(permissions), list(audience or []), expires_in, **claims
-        )
-
-    def issue_api_token(
-        self,
-        policies: Sequence[str],
-        *,
-        sub: str = "fed:sandbox-test",
-        expires_in: float = 300,
-        **claims: Any,
-    ) -> str:
-        """An OpenFaaS API token from the gateway, bound to the named policies."""
-        exchange = self._running_gateway().exchange
-        return exchange.issue_api_token(
-            sub, list(policies), expires_in, **{"fed:iss": self.authority, **claims}
-        )
-
     def _running_gateway(self) -> Gateway:
         assert self._gateway is not None, "the sandbox is not started"
         return self._gateway
@@ -386,12 +371,3 @@ class Sandbox:
     def _running_idp(self) -> IdentityProvider:
         assert self._idp is not None, "the sandbox is not started"
         return self._idp
-
-    def rotate_gateway_key(self) -> None:
-        """The gateway signs with a new key and its watchdogs trust only that one: every
-        function token issued before is refused (as after a real key rotation)."""
-        gateway = self._running_gateway()
-        key = SigningKey.generate()
-        gateway.key = key
-        gateway.exchange.key = key
-        gateway.watchdog.keys = {key.kid: key.public_key}

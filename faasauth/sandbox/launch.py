@@ -38,6 +38,7 @@ class Options:
     ci_repository: str | None = None
     ci_token_ttl: float | None = None
     ci_token_file: str | None = None
+    tls: bool = False
 
 
 def start(options: Options, err: TextIO) -> Sandbox:
@@ -48,6 +49,7 @@ def start(options: Options, err: TextIO) -> Sandbox:
         auto_approve=options.auto_approve,
         latency_ms=options.latency_ms,
         watchdog=options.watchdog,
+        tls=options.tls,
         log=None if options.quiet else err,
         **ci_options(options),
     )
@@ -84,7 +86,11 @@ def describe(sandbox: Sandbox) -> list[str]:
         f"{sandbox.public_client_id} (public, device grant)",
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
         f"   started in {sandbox.started_in_ms:.0f} ms",
-    ] + ([ci_describe(sandbox.ci)] if sandbox.ci_platform else [])
+    ] + ([ci_describe(sandbox.ci)] if sandbox.ci_platform else []) + (
+        [f"TLS       CA certificate {sandbox.ca_file} (SSL_CERT_FILE; or --cacert)"]
+        if sandbox.ca_file
+        else []
+    )
 
 
 def serve(

@@ -25,6 +25,7 @@ class RequestRecord:
     token: str  # one of TOKEN_KINDS
     started: float  # epoch seconds
     duration_ms: float
+    connection: int = 0  # which connection to its origin carried it: 1, 2, ...
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

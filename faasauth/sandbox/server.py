@@ -9,7 +9,9 @@ request for the log. An app is a plain callable `Request -> Response`.
 
 from __future__ import annotations
 
+import itertools
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -177,8 +179,11 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         on_record: Callable[[RequestRecord], None],
         latency_ms: int = 0,
         untracked_prefix: str = "/_sandbox/",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        self.tls = tls
+        self._connection_numbers = itertools.count(1)
         self.origin = origin
         self.app: App | None = None
         self.on_record = on_record
@@ -190,7 +195,22 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}"
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        """Accept; with TLS, wrap the connection, its handshake left to the handler's thread
+        (a client that never finishes one holds up only itself)."""
+        conn, address = self.socket.accept()
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(
+                conn, server_side=True, do_handshake_on_connect=False
+            )
+        return conn, address
+
+    def next_connection(self) -> int:
+        """The number of a new connection: 1, 2, ... per server, for the request log."""
+        return next(self._connection_numbers)
 
     def start(self, app: App) -> None:
         self.app = app
@@ -237,7 +257,13 @@ class _Handler(BaseHTTPRequestHandler):
         # headers and body go out in two writes: without this, Nagle's algorithm and the
         # client's delayed ACK would add about 40 ms to every answer
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connection_number = self.server.next_connection()
         self.server.track(self.connection, True)
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (OSError, ValueError):
+                self.close_connection = True  # handle() then reads nothing and ends
 
     def finish(self) -> None:
         try:
@@ -299,6 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
                     token=response.token,
                     started=started,
                     duration_ms=round((time.time() - started) * 1000, 1),
+                    connection=self.connection_number,
                 )
             )
         try:

@@ -11,7 +11,9 @@ from typing import Iterator
 
 import pytest
 
+from faasauth.errors import UsageFailure
 from faasauth.gateway.body import RequestBody
+from faasauth.gateway.spool import Spool
 
 # -- the request body ---------------------------------------------------------------------
 
@@ -104,8 +106,112 @@ def test_spool_is_0600_while_it_exists(tmp_path: Path) -> None:
                        tempdir=str(tmp_path))
     _drain(body.first(keep_copy=True).content)
     spool = body._spool
-    assert spool is not None and spool._rolled  # type: ignore[attr-defined]
-    assert os.fstat(spool.fileno()).st_mode & 0o777 == 0o600
+    assert spool is not None and spool.size == len(data)
+    assert os.fstat(spool.fileno).st_mode & 0o777 == 0o600
     body.close()
 
 
+def test_pipe_is_widened_to_a_chunk() -> None:
+    data = os.urandom(2_000_000)
+    pipe = _Pipe(data)
+    body = RequestBody(pipe.reader, chunk_size=1 << 20, memory_limit=50_000)
+    assert body.length is None  # inspected: more than the memory limit
+    F_GETPIPE_SZ = 1032
+    import fcntl
+
+    assert fcntl.fcntl(pipe.reader.fileno(), F_GETPIPE_SZ) >= 1 << 20
+    assert _drain(body.first(keep_copy=False).content) == data
+
+
+@pytest.mark.parametrize("sizes", [[1], [4095, 1, 4097], [3 << 20, 5, 1 << 20], [1 << 22] * 3])
+def test_spool_gives_back_exactly_what_it_was_given(tmp_path: Path, sizes: list[int]) -> None:
+    pieces = [os.urandom(n) for n in sizes]
+    spool = Spool(str(tmp_path))
+    try:
+        for piece in pieces:
+            spool.write(piece)
+        spool.finish()
+        assert b"".join(spool.chunks(65536)) == b"".join(pieces)
+        spool.write(b"tail")  # after a finish (padding on disk): appended, not after it
+        spool.finish()
+        assert b"".join(spool.chunks(1 << 20)) == b"".join(pieces) + b"tail"
+        assert spool.size == sum(sizes) + 4
+    finally:
+        spool.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_spool_bypasses_the_page_cache_where_it_can(tmp_path: Path) -> None:
+    import fcntl
+
+    spool = Spool(str(tmp_path))
+    try:
+        flags = fcntl.fcntl(spool.fileno, fcntl.F_GETFL)
+        assert spool.direct == bool(flags & os.O_DIRECT)
+        spool.write(b"x" * 10)
+        spool.finish()
+        assert not fcntl.fcntl(spool.fileno, fcntl.F_GETFL) & os.O_DIRECT  # read back as usual
+    finally:
+        spool.close()
+
+
+def test_spool_holds_back_the_reader_when_the_disk_is_slow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays bounded: `write` waits while `backlog` bytes are not yet written."""
+    gate = threading.Event()
+    spool = Spool(str(tmp_path), backlog=3 * 1024)
+    real_write = spool._direct.write if spool._direct is not None else None
+    written: list[int] = []
+
+    def slow_write(fd: int, data: memoryview, offset: int) -> int:  # plain path
+        gate.wait()
+        written.append(len(data))
+        return os.pwrite(fd, data, offset)
+
+    def slow_direct(data: bytes) -> None:
+        gate.wait()
+        written.append(len(data))
+        assert real_write is not None
+        real_write(data)
+
+    if spool._direct is not None:
+        spool._direct.write = slow_direct  # type: ignore[method-assign]
+    else:
+        monkeypatch.setattr(os, "pwrite", slow_write)
+    blocked = threading.Event()
+
+    def produce() -> None:
+        for _ in range(10):
+            spool.write(b"y" * 1024)
+        blocked.set()
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    assert not blocked.wait(0.3)  # stuck: 3 KiB queued, the writer holds one
+    assert spool._pending_bytes <= 3 * 1024
+    gate.set()
+    assert blocked.wait(10)
+    spool.finish()
+    assert sum(written) == 10 * 1024
+    assert b"".join(spool.chunks(4096)) == b"y" * 10 * 1024
+    spool.close()
+
+
+def test_spool_read_back_stopped_early_leaves_no_thread(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path), backlog=64 * 1024)
+    data = os.urandom(3 << 20)
+    spool.write(data)
+    spool.finish()
+    before = threading.active_count()
+    pieces = spool.chunks(4096)
+    assert next(pieces) == data[:4096]  # the reader runs ahead, then waits on a full queue
+    pieces.close()  # the sender stopped (the server hung up)
+    assert threading.active_count() <= before
+    assert b"".join(spool.chunks(1 << 20)) == data  # and the copy is still whole
+    spool.close()
+
+
+def test_spool_failure_is_one_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageFailure, match="cannot keep a copy of the request body"):
+        Spool(str(tmp_path / "missing"))

@@ -143,7 +143,59 @@ def test_one_gib_streams_in_little_memory(gateway: FakeGateway) -> None:
     assert probe.size == retry.size == size
     assert probe.sha256 == retry.sha256 == result.sha256
     print(f"1 GiB first call: peak RSS {result.max_rss_kib} KiB, {result.seconds:.1f} s")
-    assert result.max_rss_kib < 100 * 1024, f"peak RSS {result.max_rss_kib} KiB"
+    assert result.max_rss_kib <= 64 * 1024, f"peak RSS {result.max_rss_kib} KiB"
+
+
+def _first_call_with_tmpdir_nowhere(
+    gateway: FakeGateway, tmp_path: Path, stdin: object
+) -> subprocess.CompletedProcess[bytes]:
+    gateway.add("sink", body=b"ok")
+    env = {**os.environ, "TMPDIR": str(tmp_path / "no-such-dir")}
+    return subprocess.run(
+        [sys.executable, "-m", "faasauth", "invoke", "sink"],
+        stdin=stdin, capture_output=True, env=env, timeout=60,
+    )
+
+
+def test_first_call_sends_a_regular_file_twice_without_a_copy(
+    gateway: FakeGateway, tmp_path: Path
+) -> None:
+    """Probe, exchange, retry with `< big.bin`: the retry rewinds the file. The spool would
+    go to TMPDIR, which does not exist, so any copy would fail the call."""
+    path = tmp_path / "big.bin"
+    data = os.urandom(3 << 20)  # more than what is read whole into memory
+    path.write_bytes(data)
+    with open(path, "rb") as stdin:
+        done = _first_call_with_tmpdir_nowhere(gateway, tmp_path, stdin)
+    assert done.returncode == 0, done.stderr
+    assert gateway.summary() == [
+        "POST /function/sink 401", "POST /oauth/token 200", "POST /function/sink 200 +token"
+    ]
+    probe, retry = gateway.calls()
+    assert probe.size == retry.size == len(data)
+    assert probe.header("Content-Length") == retry.header("Content-Length") == str(len(data))
+
+
+def test_first_call_from_a_pipe_keeps_its_copy_where_tmpdir_says(
+    gateway: FakeGateway, tmp_path: Path
+) -> None:
+    """The counterpart: from a pipe the same call needs the copy, and says where it could
+    not keep it (rather than quietly using /tmp)."""
+    reader, writer = os.pipe()
+    feeder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(bytes(3 << 20))"],
+        stdout=writer,
+    )
+    os.close(writer)
+    with os.fdopen(reader, "rb") as stdin:
+        done = _first_call_with_tmpdir_nowhere(gateway, tmp_path, stdin)
+    feeder.wait(timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == [
+        "faasauth: cannot keep a copy of the request body for a retry: "
+        f"No such file or directory (TMPDIR={tmp_path / 'no-such-dir'})"
+    ]
+    assert gateway.summary() == []  # nothing sent without a copy to retry with
 
 
 def test_32_parallel_first_calls_share_one_exchange(

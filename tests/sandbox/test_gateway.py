@@ -263,7 +263,10 @@ def test_request_log(make_sandbox: Callable[..., Sandbox], client: httpx.Client)
         "token",
         "started",
         "duration_ms",
+        "connection",
     }
+    # one client, keep-alive: every gateway request came on the same connection
+    assert {r["connection"] for r in served if r["origin"] == "gateway"} == {1}
     lines = stream.getvalue().splitlines()
     assert len(lines) == 6 and "POST /function/echo-auth 200 token=function" in lines[2]
     assert token not in stream.getvalue() and "junk" not in stream.getvalue()

@@ -57,6 +57,12 @@ import click
     help="Function-side JWT check: faas-middleware as released in the watchdogs, "
     "or its hardened main branch.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve HTTPS, with a throw-away CA; its certificate file is exported as "
+    "SSL_CERT_FILE (or pass it to --cacert).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No log line per request on stderr.")
 @click.option(
     "--ci",
@@ -94,6 +100,7 @@ def command(
     auto_approve: bool,
     latency_ms: int,
     watchdog: str,
+    tls: bool,
     quiet: bool,
     ci: str | None,
     ci_repository: str | None,
@@ -128,6 +135,7 @@ def command(
       faasauth sandbox --auto-approve > sandbox.env &  # then: . ./sandbox.env
       faasauth sandbox --stack stack.yml --iam iam/ --latency 200
       faasauth sandbox --ci kubernetes -- sh -c 'faasauth auth --token-file "$FAASAUTH_SANDBOX_TOKEN_FILE"'
+      faasauth sandbox --tls -- sh -c 'faasauth auth && echo hi | faasauth invoke env-auth'
     """
     import sys
 
@@ -145,6 +153,7 @@ def command(
         ci_repository=ci_repository,
         ci_token_ttl=ci_token_ttl,
         ci_token_file=ci_token_file,
+        tls=tls,
     )
     if cmd:
         ctx.exit(launch.run_command(options, cmd, err=sys.stderr))

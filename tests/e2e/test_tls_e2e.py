@@ -1,0 +1,207 @@
+"""HTTPS end to end: the sandbox with --tls, faasauth as a real process, and how it trusts.
+
+Structural facts, not timings (those are benchmarks/bench_tls.py): connections and
+requests per call in the sandbox's request log, and which trust set-up verifies what.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
+
+from faasauth.http import hashed_ca_directory
+from faasauth.sandbox import Sandbox
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(tls=True) as sb:
+        yield sb
+
+
+def run(
+    *args: str, env: dict[str, str], input: bytes = b"hi"  # noqa: A002
+) -> subprocess.CompletedProcess[bytes]:
+    full = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    return subprocess.run([sys.executable, "-m", "faasauth", *args], input=input,
+                          capture_output=True, env={**full, **env}, timeout=60)
+
+
+def gateway_calls(sandbox: Sandbox) -> list[tuple[int, str, int]]:
+    return [(r.connection, r.path, r.status) for r in sandbox.requests if r.origin == "gateway"]
+
+
+def test_sandbox_serves_https_with_its_own_ca(sandbox: Sandbox) -> None:
+    assert sandbox.gateway_url.startswith("https://127.0.0.1:")
+    assert sandbox.authority.startswith("https://127.0.0.1:")
+    ca_file = sandbox.env()["SSL_CERT_FILE"]
+    assert ca_file == sandbox.ca_file and Path(ca_file).read_bytes().startswith(b"-----BEGIN")
+    key_file = Path(ca_file).parent / "server-key.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_tls_material_is_gone_after_stop() -> None:
+    with Sandbox(tls=True) as sb:
+        directory = Path(sb.ca_file or "").parent
+        assert directory.is_dir()
+    assert not directory.exists()
+
+
+def test_first_call_is_one_connection_and_warm_call_one_request(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    assert run("auth", env=env).returncode == 0
+    sandbox.clear_requests()
+
+    first = run("invoke", "echo-auth", env=env, input=b"first")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == b"first"
+    calls = gateway_calls(sandbox)
+    assert [(path, status) for _, path, status in calls] == [
+        ("/function/echo-auth", 401), ("/oauth/token", 200), ("/function/echo-auth", 200)
+    ]
+    assert len({connection for connection, _, _ in calls}) == 1  # probe, exchange, retry
+    sandbox.clear_requests()
+
+    warm = run("invoke", "echo-auth", env=env, input=b"warm")
+    assert warm.returncode == 0 and warm.stdout == b"warm"
+    (connection, path, status), = gateway_calls(sandbox)
+    assert (path, status) == ("/function/echo-auth", 200)
+    assert connection != calls[0][0]  # a new process, a new connection: counted apart
+
+
+def _hashed(ca_file: str, directory: Path) -> Path:
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command names the hash link (not installed)")
+    digest = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", ca_file],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    directory.mkdir()
+    shutil.copy(ca_file, directory / f"{digest}.0")
+    return directory
+
+
+def test_hashed_ca_directory_is_trusted(sandbox: Sandbox, tmp_path: Path) -> None:
+    directory = _hashed(sandbox.ca_file or "", tmp_path / "certs")
+    env = {**sandbox.env(), "SSL_CERT_DIR": f"{tmp_path / 'missing'}:{directory}"}
+    del env["SSL_CERT_FILE"]
+    result = run("invoke", "echo", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"hi"
+
+
+def test_without_the_ca_verification_fails_and_no_verify_skips_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {**sandbox.env(), "SSL_CERT_DIR": str(empty)}  # no hash links: certifi's bundle
+    del env["SSL_CERT_FILE"]
+    refused = run("invoke", "echo", env=env)
+    assert refused.returncode == 3
+    assert refused.stderr.decode().splitlines() == [
+        "faasauth: invoke openfaas-fn:echo (127.0.0.1): TLS certificate verification failed",
+        "hint: pass --cacert FILE for a private CA, or --tls-no-verify to skip the check",
+    ]
+    skipped = run("invoke", "echo", "--tls-no-verify", env=env)
+    assert skipped.returncode == 0 and skipped.stdout == b"hi"
+    given = run("invoke", "echo", "--cacert", sandbox.ca_file or "", env=env)
+    assert given.returncode == 0 and given.stdout == b"hi"
+
+
+def test_hashed_ca_directory_needs_hash_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "ca.pem").write_text("not looked at")
+    hashed = tmp_path / "hashed"
+    hashed.mkdir()
+    (hashed / "5ad8a5d6.0").write_text("")
+    monkeypatch.setenv("SSL_CERT_DIR", str(plain))
+    assert hashed_ca_directory() is None
+    monkeypatch.setenv("SSL_CERT_DIR", f"{plain}:{hashed}")
+    assert hashed_ca_directory() == f"{plain}:{hashed}"  # OpenSSL searches the whole list
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy on loopback that counts the tunnels it opened."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.tunnels: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = client.recv(4096)
+            if not data:
+                return
+            head += data
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        assert method == "CONNECT", method
+        self.tunnels.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_through_a_proxy_the_same_trust_applies(sandbox: Sandbox, tmp_path: Path) -> None:
+    proxy = ConnectProxy()
+    try:
+        directory = _hashed(sandbox.ca_file or "", tmp_path / "certs")
+        env = {**sandbox.env(), "SSL_CERT_DIR": str(directory), "HTTPS_PROXY": proxy.url,
+               "NO_PROXY": ""}
+        del env["SSL_CERT_FILE"]
+        result = run("invoke", "echo", env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == b"hi"
+        port = sandbox.gateway_url.rsplit(":", 1)[1]
+        assert proxy.tunnels == [f"127.0.0.1:{port}"]
+        refused = run("invoke", "echo", env={**env, "SSL_CERT_DIR": str(tmp_path)})
+        assert refused.returncode == 3  # through the proxy too: verified, and refused
+    finally:
+        proxy.close()
+
+
+def test_sandbox_command_with_tls_gives_the_ca_to_its_command(tmp_path: Path) -> None:
+    script = ('test -s "$SSL_CERT_FILE" && echo "$OPENFAAS_URL" && '
+              f'{sys.executable} -m faasauth auth >/dev/null && '
+              f'echo hello | {sys.executable} -m faasauth invoke echo-auth')
+    result = subprocess.run(
+        [sys.executable, "-m", "faasauth", "sandbox", "--tls", "-q", "--", "sh", "-c", script],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    url, answer = result.stdout.splitlines()
+    assert url.startswith("https://127.0.0.1:") and answer == "hello"
