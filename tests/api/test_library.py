@@ -177,6 +177,10 @@ def test_invoke_returns_the_answer_and_uses_one_connection(
     answer = faasauth.invoke("echo-auth", b"hi")
     assert (answer.status_code, answer.text) == (200, "hi")
     assert calls(faasauth_sandbox) == FIRST
+    # Probe, exchange and retry on one connection: the probe's 401 is read (at most
+    # 64 KiB) before the exchange, so the connection goes back to the pool for it.
+    connections = {r.connection for r in faasauth_sandbox.requests if r.origin == "gateway"}
+    assert len(connections) == 1
     refused = faasauth.invoke("echo-auth.nowhere", b"hi")  # no such namespace
     assert refused.status_code >= 400
 
