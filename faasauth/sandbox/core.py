@@ -50,10 +50,10 @@ class Sandbox:
         the same issuer.
     stack: a faas-cli stack file (or its parsed mapping) whose functions to serve instead of
         echo, env, echo-auth and env-auth.
-    auto_approve: approve every device code at once (the first poll succeeds).
+    auto_approve: approve device codes at once; send browser logins straight back with a code.
     latency_ms: delay added to every response (not to /_sandbox/ ones).
     watchdog: "released" (faas-middleware 1.2.x, the default) or "hardened" (its main branch).
-    device_code_ttl, device_interval, token_ttl, refresh_token_ttl: seconds.
+    device_code_ttl, device_interval, token_ttl, refresh_token_ttl, code_ttl: seconds.
     log: a stream for one line per request (e.g. sys.stderr); None: silent.
     clock: the time source for every expiry decision (a fake one makes expiry testable).
     ci: "github", "gitlab" or "kubernetes": also play that platform (sandbox/ci.py), with
@@ -77,6 +77,7 @@ class Sandbox:
         device_interval: float = 1,
         token_ttl: float = 3600,
         refresh_token_ttl: float = 86400,
+        code_ttl: float = 60,
         watchdog: str = RELEASED,
         log: TextIO | None = None,
         clock: Callable[[], float] = time.time,
@@ -101,6 +102,7 @@ class Sandbox:
         self.device_interval = device_interval
         self.token_ttl = token_ttl
         self.refresh_token_ttl = refresh_token_ttl
+        self.code_ttl = code_ttl
         self.watchdog_mode = watchdog
         self.clock = clock
         self.log = RequestLog(log)
@@ -242,6 +244,7 @@ class Sandbox:
                 interval=self.device_interval,
                 auto_approve=self.auto_approve,
             ),
+            code_ttl=self.code_ttl,
         )
         exchange = TokenExchange(
             issuer=gateway_url,
