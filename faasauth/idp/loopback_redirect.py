@@ -1,9 +1,9 @@
 """The browser login's redirect receiver on loopback (RFC 8252 7.3), standard library only.
 
-    with LoopbackRedirect(port=31111, path="/oauth/callback") as receiver:
+    with LoopbackRedirect(state, port=31111, path="/oauth/callback") as receiver:
         url = build_authorization_url(redirect_uri=receiver.redirect_uri, state=state, ...)
         ...open the browser at url...
-        answer = receiver.wait(state, timeout=300)   # AuthorizationCode(code, state, iss)
+        answer = receiver.wait(timeout=300)   # AuthorizationCode(code, state, iss)
 
 It listens on 127.0.0.1 only, from construction (so a busy port is known before the browser
 opens: `RedirectPortBusy`, exit 2) until `close()`. `wait` ends on exactly one valid callback
@@ -161,11 +161,15 @@ class _Handler(BaseHTTPRequestHandler):
 class LoopbackRedirect:
     """A one-shot redirect receiver on http://127.0.0.1:PORT/PATH; a context manager."""
 
-    def __init__(self, port: int = DEFAULT_PORT, path: str = DEFAULT_PATH) -> None:
+    def __init__(self, state: str, *, port: int = DEFAULT_PORT, path: str = DEFAULT_PATH) -> None:
+        """Listen at once; `state` is the one the authorization request carries (a callback
+        may come back before `wait` is called)."""
         if not path.startswith("/") or "?" in path or "#" in path:
             raise ValueError(f"redirect path must start with / and have no query: {path!r}")
+        if not state:
+            raise ValueError("state must not be empty")
         self.path = path
-        self._state: str | None = None
+        self._state = state
         self._outcomes: queue.Queue[Outcome] = queue.Queue()
         self._finished = False  # an outcome was decided, the time is up, or closed
         self._lock = threading.Lock()
@@ -191,14 +195,11 @@ class LoopbackRedirect:
         return f"http://{HOST}:{self.port}{self.path}"
 
     def wait(
-        self, state: str, timeout: float, *, clock: Callable[[], float] = time.monotonic
+        self, timeout: float, *, clock: Callable[[], float] = time.monotonic
     ) -> AuthorizationCode:
-        """The code of the one callback carrying `state`; raises AuthorizationError,
-        MalformedCallback, LoginTimedOut (or KeyboardInterrupt on Ctrl-C)."""
-        if not state:
-            raise ValueError("state must not be empty")
-        with self._lock:
-            self._state = state
+        """The code of the one callback carrying the state (perhaps already received);
+        raises AuthorizationError, MalformedCallback, LoginTimedOut (KeyboardInterrupt on
+        Ctrl-C). The time limit counts from this call."""
         deadline = clock() + timeout
         while True:
             left = deadline - clock()
@@ -243,11 +244,8 @@ class LoopbackRedirect:
         with self._lock:
             if self._finished:
                 return 200, FINISHED, None
-            expected = self._state
             got = one.get("state", "")
-            if expected is None or not hmac.compare_digest(
-                got.encode("utf-8"), expected.encode("utf-8")
-            ):
+            if not hmac.compare_digest(got.encode("utf-8"), self._state.encode("utf-8")):
                 return 400, WRONG_STATE, None
             self._finished = True
         if "error" in one:

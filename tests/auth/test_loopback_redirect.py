@@ -33,7 +33,7 @@ CODE = "the-code-XYZ-123"
 
 @pytest.fixture
 def receiver() -> Iterator[LoopbackRedirect]:
-    with LoopbackRedirect(port=0) as r:
+    with LoopbackRedirect(STATE, port=0) as r:
         yield r
 
 
@@ -62,7 +62,7 @@ def test_valid_callback_returns_the_code_and_the_page_says_done(
 ) -> None:
     assert receiver.redirect_uri == f"http://127.0.0.1:{receiver.port}/oauth/callback"
     pages = later(0.1, lambda: get(receiver, f"/oauth/callback?code={CODE}&state={STATE}&iss=x"))
-    answer = receiver.wait(STATE, timeout=5)
+    answer = receiver.wait(timeout=5)
     assert answer == AuthorizationCode(code=CODE, state=STATE, iss="x")
     assert CODE not in repr(answer)
     deadline = time.monotonic() + 5
@@ -88,8 +88,10 @@ def test_wrong_or_missing_state_is_answered_and_the_wait_goes_on(
         seen.append(get(receiver, f"/oauth/callback?code=a&state={STATE}&state={STATE}"))
         seen.append(get(receiver, f"/oauth/callback?code=real&state={STATE}"))
 
-    threading.Thread(target=browse, daemon=True).start()
-    answer = receiver.wait(STATE, timeout=5)
+    browser = threading.Thread(target=browse, daemon=True)
+    browser.start()
+    answer = receiver.wait(timeout=5)
+    browser.join(5)
     assert answer.code == "real"
     assert [r.status_code for r in seen[:4]] == [400, 400, 400, 400]
     assert all("does not belong" in r.text and CODE not in r.text for r in seen[:4])
@@ -105,7 +107,7 @@ def test_error_ends_the_wait_with_a_sanitised_description(receiver: LoopbackRedi
         ),
     )
     with pytest.raises(AuthorizationError) as caught:
-        receiver.wait(STATE, timeout=5)
+        receiver.wait(timeout=5)
     failure = caught.value
     assert failure.error == "access_denied"
     assert failure.description == "End-User aborted [31m <b>interaction</b>"
@@ -124,7 +126,7 @@ def test_error_page_in_the_browser_escapes_what_the_idp_said(receiver: LoopbackR
         ),
     )
     with pytest.raises(AuthorizationError):
-        receiver.wait(STATE, timeout=5)
+        receiver.wait(timeout=5)
     deadline = time.monotonic() + 5
     while not pages and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -135,7 +137,7 @@ def test_error_page_in_the_browser_escapes_what_the_idp_said(receiver: LoopbackR
 def test_a_callback_with_neither_code_nor_error(receiver: LoopbackRedirect) -> None:
     later(0.1, lambda: get(receiver, f"/oauth/callback?state={STATE}"))
     with pytest.raises(MalformedCallback):
-        receiver.wait(STATE, timeout=5)
+        receiver.wait(timeout=5)
 
 
 def test_favicon_and_other_paths_are_ignored(receiver: LoopbackRedirect) -> None:
@@ -147,14 +149,16 @@ def test_favicon_and_other_paths_are_ignored(receiver: LoopbackRedirect) -> None
         seen.append(get(receiver, f"/?code={CODE}&state={STATE}"))
         seen.append(get(receiver, f"/oauth/callback?code=real&state={STATE}"))
 
-    threading.Thread(target=browse, daemon=True).start()
-    assert receiver.wait(STATE, timeout=5).code == "real"
+    browser = threading.Thread(target=browse, daemon=True)
+    browser.start()
+    assert receiver.wait(timeout=5).code == "real"
+    browser.join(5)
     assert [r.status_code for r in seen] == [404, 404, 404, 200]
 
 
 def test_only_one_callback_counts(receiver: LoopbackRedirect) -> None:
     later(0.1, lambda: get(receiver, f"/oauth/callback?code=first&state={STATE}"))
-    assert receiver.wait(STATE, timeout=5).code == "first"
+    assert receiver.wait(timeout=5).code == "first"
     again = get(receiver, f"/oauth/callback?code=second&state={STATE}")
     assert "already finished" in again.text
 
@@ -162,7 +166,7 @@ def test_only_one_callback_counts(receiver: LoopbackRedirect) -> None:
 def test_timeout(receiver: LoopbackRedirect) -> None:
     begun = time.monotonic()
     with pytest.raises(LoginTimedOut) as caught:
-        receiver.wait(STATE, timeout=0.5)
+        receiver.wait(timeout=0.5)
     assert 0.45 <= time.monotonic() - begun < 2
     assert caught.value.exit_code == ExitCode.REFUSED
     assert receiver.redirect_uri in caught.value.message
@@ -177,7 +181,7 @@ def test_busy_port_is_a_usage_failure_with_a_hint() -> None:
         other.listen()
         port = other.getsockname()[1]
         with pytest.raises(RedirectPortBusy) as caught:
-            LoopbackRedirect(port=port)
+            LoopbackRedirect(STATE, port=port)
     failure = caught.value
     assert failure.exit_code == ExitCode.USAGE
     assert f"127.0.0.1:{port}" in failure.message and "already in use" in failure.message
@@ -186,7 +190,7 @@ def test_busy_port_is_a_usage_failure_with_a_hint() -> None:
 
 def test_two_receivers_cannot_share_a_port(receiver: LoopbackRedirect) -> None:
     with pytest.raises(RedirectPortBusy):
-        LoopbackRedirect(port=receiver.port)
+        LoopbackRedirect(STATE, port=receiver.port)
 
 
 def test_listens_on_loopback_only(receiver: LoopbackRedirect) -> None:
@@ -194,18 +198,18 @@ def test_listens_on_loopback_only(receiver: LoopbackRedirect) -> None:
 
 
 def test_a_custom_path_and_a_bad_one() -> None:
-    with LoopbackRedirect(port=0, path="/cb") as r:
+    with LoopbackRedirect(STATE, port=0, path="/cb") as r:
         assert r.redirect_uri.endswith("/cb")
         later(0.1, lambda: get(r, f"/cb?code=c&state={STATE}"))
-        assert r.wait(STATE, timeout=5).code == "c"
+        assert r.wait(timeout=5).code == "c"
     with pytest.raises(ValueError):
-        LoopbackRedirect(port=0, path="cb")
+        LoopbackRedirect(STATE, port=0, path="cb")
 
 
 def test_the_port_is_free_again_after_close() -> None:
-    with LoopbackRedirect(port=0) as first:
+    with LoopbackRedirect(STATE, port=0) as first:
         port = first.port
-    with LoopbackRedirect(port=port) as second:
+    with LoopbackRedirect(STATE, port=port) as second:
         assert second.port == port
 
 
@@ -213,7 +217,7 @@ def test_an_idle_connection_does_not_block_the_callback(receiver: LoopbackRedire
     # browsers open speculative connections that send nothing
     with socket.create_connection(("127.0.0.1", receiver.port)):
         later(0.1, lambda: get(receiver, f"/oauth/callback?code=c&state={STATE}"))
-        assert receiver.wait(STATE, timeout=3).code == "c"
+        assert receiver.wait(timeout=3).code == "c"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to this process")
@@ -229,7 +233,7 @@ def test_ctrl_c_interrupts_the_wait_quickly(receiver: LoopbackRedirect) -> None:
     try:
         later(0.3, interrupt)
         with pytest.raises(KeyboardInterrupt):
-            receiver.wait(STATE, timeout=30)
+            receiver.wait(timeout=30)
         assert time.monotonic() - sent[0] < 0.5
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -238,3 +242,10 @@ def test_ctrl_c_interrupts_the_wait_quickly(receiver: LoopbackRedirect) -> None:
 def test_sanitize() -> None:
     assert sanitize('a\nb\t"c"\\d\x1b[0m é') == "a b c d [0m"
     assert len(sanitize("x" * 500)) == 200
+
+
+def test_a_callback_before_wait_is_kept(receiver: LoopbackRedirect) -> None:
+    # a fast browser (or --auto-approve) can be back before the caller starts waiting
+    page = get(receiver, f"/oauth/callback?code=early&state={STATE}")
+    assert "Login complete" in page.text
+    assert receiver.wait(timeout=1).code == "early"
