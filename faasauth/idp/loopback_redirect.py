@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import hmac
 import html
+import os
 import queue
 import threading
 import time
@@ -122,7 +123,9 @@ Outcome = AuthorizationCode | AuthorizationError | MalformedCallback
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    allow_reuse_address = True  # TIME_WAIT from an earlier login; never a live listener
+    # POSIX SO_REUSEADDR only skips an earlier login's TIME_WAIT (a live listener still
+    # makes the port busy); on Windows it would let two listeners share the port
+    allow_reuse_address = os.name != "nt"
 
     receiver: LoopbackRedirect
 
@@ -203,14 +206,21 @@ class LoopbackRedirect:
         deadline = clock() + timeout
         while True:
             left = deadline - clock()
-            if left <= 0:
-                with self._lock:
-                    self._finished = True
-                raise LoginTimedOut(self.redirect_uri, timeout)
             try:
-                outcome = self._outcomes.get(timeout=min(POLL, left))
+                outcome = self._outcomes.get(timeout=min(POLL, left)) if left > 0 else (
+                    self._outcomes.get_nowait()
+                )
             except queue.Empty:
-                continue
+                if left > 0:
+                    continue
+                with self._lock:
+                    decided, self._finished = self._finished, True
+                if not decided:
+                    raise LoginTimedOut(self.redirect_uri, timeout) from None
+                try:  # a callback came just now and its page is going out: take it
+                    outcome = self._outcomes.get(timeout=_Handler.timeout + 1)
+                except queue.Empty:
+                    raise LoginTimedOut(self.redirect_uri, timeout) from None
             if isinstance(outcome, AuthorizationCode):
                 return outcome
             raise outcome

@@ -116,3 +116,29 @@ def test_without_chromium_the_fixture_says_why(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(browser, "CHROMIUM", Path("/nonexistent/chromium"))
     assert "/nonexistent/chromium not found" in (browser.missing() or "")
+
+
+def test_auto_approve_with_a_program_that_only_fetches_the_url() -> None:
+    # what `BROWSER=<a fetching program> faasauth sandbox --auto-approve -- ...` relies on:
+    # no page to click, the 303 goes straight to the callback
+    import subprocess
+    import sys
+
+    verifier, challenge = pkce()
+    state = secrets.token_urlsafe(16)
+    with Sandbox(auto_approve=True) as sb, LoopbackRedirect(state, port=0) as receiver:
+        url = authorization_url(sb, receiver.redirect_uri, state, "n", challenge)
+        fetch = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
+        shown = subprocess.run(
+            [sys.executable, "-c", fetch, url], capture_output=True, text=True, timeout=20
+        )
+        answer = receiver.wait(timeout=10)
+        assert "Login complete" in shown.stdout
+        tokens = httpx.post(
+            f"{sb.authority}/token",
+            data={"grant_type": "authorization_code", "code": answer.code,
+                  "redirect_uri": receiver.redirect_uri, "code_verifier": verifier,
+                  "client_id": sb.public_client_id},
+            timeout=10,
+        )
+        assert tokens.status_code == 200, tokens.text
