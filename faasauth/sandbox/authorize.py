@@ -268,7 +268,9 @@ class AuthorizationCodes:
         if redirect_uri != issued.request.redirect_uri:
             raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request")
         if not verifier or not PKCE_VALUE.fullmatch(verifier):
-            raise OAuthError("invalid_grant", "PKCE verification failed: code_verifier missing or malformed")
+            raise OAuthError(
+                "invalid_grant", "PKCE verification failed: code_verifier missing or malformed"
+            )
         if not hmac.compare_digest(s256(verifier), issued.request.code_challenge):
             raise OAuthError("invalid_grant", "PKCE verification failed")
         return issued

@@ -175,7 +175,8 @@ def device_page(request: Request, codes: DeviceCodes) -> Response:
         codes.decide(user_code, action == "approve", login)
     except LookupError as exc:
         form = _FORM.format(user_code=html.escape(user_code), login=html.escape(login))
-        return html_page(400, f"<p><strong>{html.escape(str(exc).capitalize())}.</strong></p>{form}")
+        said = html.escape(str(exc).capitalize())
+        return html_page(400, f"<p><strong>{said}.</strong></p>{form}")
     if action == "approve":
         return html_page(
             200,

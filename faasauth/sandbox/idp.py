@@ -100,7 +100,9 @@ class IdentityProvider:
                 "client_secret_post",
                 "none",
             ],
-            "grant_types_supported": [CLIENT_CREDENTIALS, DEVICE_GRANT, AUTHORIZATION_CODE, REFRESH],
+            "grant_types_supported": [
+                CLIENT_CREDENTIALS, DEVICE_GRANT, AUTHORIZATION_CODE, REFRESH
+            ],
             "scopes_supported": ["openid", "email", "profile", "offline_access"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

@@ -32,7 +32,9 @@ def pkce() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def authorization_url(sb: Sandbox, redirect_uri: str, state: str, nonce: str, challenge: str) -> str:
+def authorization_url(
+    sb: Sandbox, redirect_uri: str, state: str, nonce: str, challenge: str
+) -> str:
     return f"{sb.authority}/authorize?" + urlencode(
         {
             "response_type": "code",
@@ -128,7 +130,7 @@ def test_auto_approve_with_a_program_that_only_fetches_the_url() -> None:
     state = secrets.token_urlsafe(16)
     with Sandbox(auto_approve=True) as sb, LoopbackRedirect(state, port=0) as receiver:
         url = authorization_url(sb, receiver.redirect_uri, state, "n", challenge)
-        fetch = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
+        fetch = "import sys, urllib.request as u; print(u.urlopen(sys.argv[1]).read().decode())"
         shown = subprocess.run(
             [sys.executable, "-c", fetch, url], capture_output=True, text=True, timeout=20
         )

@@ -1,4 +1,4 @@
-"""The sandbox IdP's browser login: /authorize, its page, PKCE S256, the authorization_code grant."""
+"""The sandbox IdP's browser login: /authorize, its page, PKCE S256, the code grant."""
 
 from __future__ import annotations
 
