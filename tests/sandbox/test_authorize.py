@@ -297,3 +297,19 @@ def test_no_code_verifier_or_state_in_the_request_log(
     for secret in (query["code"], verifier, challenge, "state-secret-789", "n-456",
                    answer.json()["access_token"], answer.json()["refresh_token"]):
         assert secret not in logged
+
+
+def test_the_sandbox_login_helper(sb: Sandbox, client: httpx.Client) -> None:
+    from urllib.parse import urlencode
+
+    from sandbox.helpers import sandbox_login
+
+    verifier, challenge = pkce()
+    url = f"{sb.authority}/authorize?" + urlencode(authorize_params(challenge))
+    query = parse_qs(urlsplit(sandbox_login(url, login="bob")).query)
+    body = redeem(client, sb, query["code"][0], verifier).json()
+    assert claims_of(sb, client, body["id_token"], "faasauth-cli")["sub"] == "bob"
+    denied = parse_qs(urlsplit(sandbox_login(url, approve=False)).query)
+    assert denied["error"] == ["access_denied"]
+    no_pkce = f"{sb.authority}/authorize?" + urlencode(authorize_params(None))
+    assert "error=invalid_request" in sandbox_login(no_pkce)
