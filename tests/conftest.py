@@ -8,6 +8,8 @@ from typing import Iterator
 
 import pytest
 
+from browser import chrome  # noqa: F401 (the fixture: a real headless chromium, or a skip)
+
 ISOLATED_PREFIXES = ("FAASAUTH_", "OPENFAAS_")
 ISOLATED_NAMES = ("SSL_CERT_FILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
                   "https_proxy", "all_proxy", "NO_COLOR", "SSH_CONNECTION", "SSH_TTY")

@@ -8,6 +8,8 @@ Used by the integration tests::
         idp.issuer                                # "http://127.0.0.1:PORT"
         idp.discovery()["token_endpoint"]
         approve_device(idp, user_code)            # drives the provider's own HTML pages
+        authorize_code(idp, authorization_url)    # browser login: the redirect URL it ends at
+        abort_authorization(idp, authorization_url)   # ... ending with error=access_denied
 
 Needs ``node`` and ``npm`` on PATH; installs tests/idp/node_modules with ``npm ci`` on first use
 (and again whenever tests/idp/package-lock.json changes). Failures raise ``IdPError``
@@ -43,6 +45,10 @@ CC_CLIENT_ID = "cc-client"
 CC_CLIENT_SECRET = "s3cr+t%2F:x y"
 DEVICE_CLIENT_ID = "device-client"  # public; only present when "none" is in authMethods
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+#: Public native client for the browser login (authorization code, PKCE S256 required); only
+#: present when "none" is in authMethods. Its loopback redirect matches on any port.
+CODE_CLIENT_ID = "code-client"
+CODE_REDIRECT_URI = "http://127.0.0.1:31111/oauth/callback"
 #: Audience of every access token; its scopes ("api:read", "api:write") may be requested.
 RESOURCE = "https://api.faasauth.test"
 RESOURCE_SCOPES = ("api:read", "api:write")
@@ -418,3 +424,66 @@ def deny_device(idp: RealIdP, user_code: str) -> str:
                 f"from {resp.url}:\n{page[:2000]}"
             )
         return page
+
+
+# --------------------------------------------------------------------------- the code flow's user
+
+
+def _walk_to_redirect(
+    client: httpx.Client, idp: RealIdP, resp: httpx.Response, on_page: Any, what: str
+) -> str:
+    """Follow the provider's 303s; on each of its pages call ``on_page(page, url)`` for the
+    next response. Returns the first Location that leaves the provider (not fetched)."""
+    for _ in range(12):
+        if resp.is_redirect:
+            location = str(resp.url.join(resp.headers["location"]))
+            if not location.startswith(idp.issuer + "/"):
+                return location
+            resp = client.get(location)
+            continue
+        page = _check(resp, f"{what} at {resp.url}")
+        resp = on_page(page, resp.url)
+    raise IdPError(f"{what} did not end in a redirect away from {idp.issuer}; last {resp.url}")
+
+
+def authorize_code(idp: RealIdP, authorization_url: str, login: str = "alice") -> str:
+    """Play the user of a browser login on the provider's own pages, as ``login``.
+
+    GET ``authorization_url`` with a cookie-keeping session, follow the provider's 303s to
+    /interaction/<uid>, sign in (any login, any password), consent; return the URL the last
+    303 points at: the client's redirect URI with ``code`` and ``state`` (or ``error`` when the
+    provider refused the request itself, e.g. ``invalid_request`` without PKCE). That URL is
+    never fetched: the caller decides what reaches its callback. Thread-safe.
+    """
+
+    def on_page(page: str, url: httpx.URL) -> httpx.Response:
+        prompt = _hidden(page, "prompt")
+        action = _form_action(page, url)
+        if prompt == "login":
+            return client.post(action, data={"prompt": "login", "login": login, "password": "x"})
+        if prompt == "consent":
+            return client.post(action, data={"prompt": "consent"})
+        raise IdPError(f"browser login: unexpected page at {url}:\n{page[:2000]}")
+
+    with httpx.Client(follow_redirects=False, timeout=15, trust_env=False) as client:
+        return _walk_to_redirect(
+            client, idp, client.get(authorization_url), on_page, "browser login"
+        )
+
+
+def abort_authorization(idp: RealIdP, authorization_url: str) -> str:
+    """Play a user who cancels a browser login on the provider's login page.
+
+    As ``authorize_code``, but at /interaction/<uid> GET its ``/abort``: the returned URL is
+    the redirect URI with ``error=access_denied`` and the ``state``. Thread-safe.
+    """
+
+    def on_page(page: str, url: httpx.URL) -> httpx.Response:
+        if "/interaction/" not in url.path:
+            raise IdPError(f"aborting a browser login: unexpected page at {url}:\n{page[:2000]}")
+        return client.get(str(url).rstrip("/") + "/abort")
+
+    with httpx.Client(follow_redirects=False, timeout=15, trust_env=False) as client:
+        return _walk_to_redirect(
+            client, idp, client.get(authorization_url), on_page, "aborting a browser login"
+        )

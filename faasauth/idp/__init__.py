@@ -6,4 +6,5 @@
     client_credentials, device_code, refresh   the grants themselves
     ambient      the identity a CI job or pod already has: detection, stored sources
     ambient_sources  GitHub Actions, GitLab CI, token files, Buildkite/CircleCI agents
+    loopback_redirect  the browser login's redirect receiver on 127.0.0.1 (RFC 8252 7.3)
 """

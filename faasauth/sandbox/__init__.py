@@ -8,8 +8,9 @@ Modules, one concept each:
     issuing     tokens the sandbox issues for tests, and a gateway key rotation
     server      HTTP/1.1 plumbing (chunked bodies, streaming, keep-alive, latency)
     keys        ES256 signing keys and JWKS
-    idp         the OpenID provider (client credentials, device grant, refresh)
+    idp         the OpenID provider (client credentials, device grant, code, refresh)
     device      device codes and the /device approval page
+    authorize   the browser login: /authorize, its login page, codes with PKCE S256
     oauth       forms, client authentication, OAuth error answers
     iam         JwtIssuer / Policy / Role objects and their evaluation
     exchange    the gateway's token exchange at /oauth/token

@@ -54,10 +54,10 @@ class Sandbox(TokenIssuing):
         the same issuer.
     stack: a faas-cli stack file (or its parsed mapping) whose functions to serve instead of
         echo, env, echo-auth and env-auth.
-    auto_approve: approve every device code at once (the first poll succeeds).
+    auto_approve: approve device codes at once; send browser logins straight back with a code.
     latency_ms: delay added to every response (not to /_sandbox/ ones).
     watchdog: "released" (faas-middleware 1.2.x, the default) or "hardened" (its main branch).
-    device_code_ttl, device_interval, token_ttl, refresh_token_ttl: seconds.
+    device_code_ttl, device_interval, token_ttl, refresh_token_ttl, code_ttl: seconds.
     tls: serve HTTPS on both origins, with a throw-away CA (`ca_file`, also in `env()` as
         SSL_CERT_FILE) and a certificate for 127.0.0.1 and localhost (sandbox/tls.py).
     log: a stream for one line per request (e.g. sys.stderr); None: silent.
@@ -83,6 +83,7 @@ class Sandbox(TokenIssuing):
         device_interval: float = 1,
         token_ttl: float = 3600,
         refresh_token_ttl: float = 86400,
+        code_ttl: float = 60,
         watchdog: str = RELEASED,
         tls: bool = False,
         log: TextIO | None = None,
@@ -108,6 +109,7 @@ class Sandbox(TokenIssuing):
         self.device_interval = device_interval
         self.token_ttl = token_ttl
         self.refresh_token_ttl = refresh_token_ttl
+        self.code_ttl = code_ttl
         self.watchdog_mode = watchdog
         self.tls = tls
         self._tls: ThrowawayTLS | None = None
@@ -262,6 +264,7 @@ class Sandbox(TokenIssuing):
                 interval=self.device_interval,
                 auto_approve=self.auto_approve,
             ),
+            code_ttl=self.code_ttl,
         )
         exchange = TokenExchange(
             issuer=gateway_url,

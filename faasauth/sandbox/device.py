@@ -124,7 +124,7 @@ class DeviceCodes:
 
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>faasauth sandbox: device login</title>
+<html lang="en"><head><meta charset="utf-8"><title>faasauth sandbox: {title}</title>
 <style>body{{font-family:sans-serif;max-width:32em;margin:3em auto}}
 label{{display:block;margin:1em 0}}input{{font-size:1.2em}}
 button{{font-size:1.1em;margin-right:1em}}</style></head>
@@ -140,11 +140,12 @@ _FORM = """<p>Check that this code matches the one your terminal shows, then app
 </form>"""
 
 
-def _page(status: int, body: str) -> Response:
+def html_page(status: int, body: str, title: str = "device login") -> Response:
+    """A page in the sandbox's look (the device approval page's and the login page's)."""
     return Response(
         status,
         [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
-        _PAGE.format(body=body).encode("utf-8"),
+        _PAGE.format(body=body, title=html.escape(title)).encode("utf-8"),
     )
 
 
@@ -153,7 +154,7 @@ def device_page(request: Request, codes: DeviceCodes) -> Response:
     if request.method in ("GET", "HEAD"):
         query = parse_qs(request.query)
         user_code = (query.get("user_code") or [""])[0]
-        return _page(200, _FORM.format(user_code=html.escape(user_code), login=DEFAULT_LOGIN))
+        return html_page(200, _FORM.format(user_code=html.escape(user_code), login=DEFAULT_LOGIN))
     if request.method != "POST":
         return Response(
             405,
@@ -167,18 +168,19 @@ def device_page(request: Request, codes: DeviceCodes) -> Response:
     login = (fields.get("login") or [""])[0].strip() or DEFAULT_LOGIN
     action = (fields.get("action") or ["approve"])[0]
     if action not in ("approve", "deny") or len(login) > 64 or not login.isprintable():
-        return _page(
+        return html_page(
             400, "<p>Bad request: action must be approve or deny, and the login a short name.</p>"
         )
     try:
         codes.decide(user_code, action == "approve", login)
     except LookupError as exc:
         form = _FORM.format(user_code=html.escape(user_code), login=html.escape(login))
-        return _page(400, f"<p><strong>{html.escape(str(exc).capitalize())}.</strong></p>{form}")
+        said = html.escape(str(exc).capitalize())
+        return html_page(400, f"<p><strong>{said}.</strong></p>{form}")
     if action == "approve":
-        return _page(
+        return html_page(
             200,
             f"<p>Approved: signed in as <strong>{html.escape(login)}</strong>. "
             "You can close this window and return to your terminal.</p>",
         )
-    return _page(200, "<p>Denied. You can close this window.</p>")
+    return html_page(200, "<p>Denied. You can close this window.</p>")

@@ -1,13 +1,16 @@
 """The sandbox's OpenID provider: discovery, JWKS, device authorization, token endpoint.
 
 Clients: one confidential client (id `faasauth-sandbox` unless changed, a random secret per
-run) for client_credentials, the device grant and refresh; one public client (`faasauth-cli`,
-no secret) for the device grant and refresh. Tokens are ES256 JWTs with real expiry:
+run) for client_credentials, the device grant, the code flow and refresh; one public client
+(`faasauth-cli`, no secret) for the device grant, the code flow and refresh. Tokens are ES256
+JWTs with real expiry:
 
 - client_credentials: an access token with `sub` = the client id (what faasauth exchanges at
   the gateway); no id_token, no refresh token.
 - device grant: an access token, an id_token (`aud` = client id, with email) when the scope
   has `openid`, and a refresh token when it has `offline_access`.
+- authorization_code (sandbox/authorize.py: the /authorize page, PKCE S256 required): as the
+  device grant, with the request's `nonce` in the id_token.
 - refresh_token: new tokens and a NEW refresh token; the old one stops working (rotation).
 """
 
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from faasauth.sandbox.authorize import AUTHORIZATION_CODE, AuthorizationCodes, CodeReused
 from faasauth.sandbox.device import DeviceCodes, device_page
 from faasauth.sandbox.keys import SigningKey, jwks
 from faasauth.sandbox.oauth import Client, Form, OAuthError, authenticate, json_response, read_form
@@ -54,6 +58,7 @@ class IdentityProvider:
         token_ttl: float,
         refresh_token_ttl: float,
         device_codes: DeviceCodes,
+        code_ttl: float = 60,
     ) -> None:
         self.issuer = issuer
         self.key = key
@@ -63,10 +68,21 @@ class IdentityProvider:
         self.devices = device_codes
         self.clients = {
             client_id: Client(
-                client_id, client_secret, frozenset([CLIENT_CREDENTIALS, DEVICE_GRANT, REFRESH])
+                client_id,
+                client_secret,
+                frozenset([CLIENT_CREDENTIALS, DEVICE_GRANT, AUTHORIZATION_CODE, REFRESH]),
             ),
-            public_client_id: Client(public_client_id, None, frozenset([DEVICE_GRANT, REFRESH])),
+            public_client_id: Client(
+                public_client_id, None, frozenset([DEVICE_GRANT, AUTHORIZATION_CODE, REFRESH])
+            ),
         }
+        self.codes = AuthorizationCodes(
+            issuer=issuer,
+            clients=self.clients,
+            clock=clock,
+            ttl=code_ttl,
+            auto_approve=device_codes.auto_approve,
+        )
         self._refresh: dict[str, RefreshGrant] = {}
         self._lock = threading.Lock()
 
@@ -75,6 +91,7 @@ class IdentityProvider:
     def configuration(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer,
+            "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
             "device_authorization_endpoint": f"{self.issuer}/device_authorization",
             "jwks_uri": f"{self.issuer}/jwks",
@@ -83,9 +100,14 @@ class IdentityProvider:
                 "client_secret_post",
                 "none",
             ],
-            "grant_types_supported": [CLIENT_CREDENTIALS, DEVICE_GRANT, REFRESH],
+            "grant_types_supported": [
+                CLIENT_CREDENTIALS, DEVICE_GRANT, AUTHORIZATION_CODE, REFRESH
+            ],
             "scopes_supported": ["openid", "email", "profile", "offline_access"],
-            "response_types_supported": [],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
             "claims_supported": [
@@ -111,6 +133,8 @@ class IdentityProvider:
             return json_response(200, jwks([self.key]), no_store=False)
         if path == "/device":
             return device_page(request, self.devices)
+        if path == "/authorize":
+            return self.codes.page(request)
         try:
             if path == "/token":
                 return self._token(request)
@@ -147,7 +171,7 @@ class IdentityProvider:
         form = read_form(request)
         grant_type = form.require("grant_type")
         client = authenticate(request, form, self.clients, REALM)
-        if grant_type not in (CLIENT_CREDENTIALS, DEVICE_GRANT, REFRESH):
+        if grant_type not in (CLIENT_CREDENTIALS, DEVICE_GRANT, AUTHORIZATION_CODE, REFRESH):
             raise OAuthError("unsupported_grant_type", f"unsupported grant_type: {grant_type}")
         if grant_type not in client.grants:
             raise OAuthError("unauthorized_client", f"{client.client_id} may not use {grant_type}")
@@ -159,7 +183,30 @@ class IdentityProvider:
             return json_response(
                 200, self._user_tokens(client.client_id, login, login, device.scope)
             )
+        if grant_type == AUTHORIZATION_CODE:
+            return json_response(200, self._code_tokens(client, form))
         return json_response(200, self._refresh_tokens(client, form))
+
+    def _code_tokens(self, client: Client, form: Form) -> dict[str, Any]:
+        try:
+            issued = self.codes.redeem(
+                form.require("code"),
+                client.client_id,
+                form.get("redirect_uri"),
+                form.get("code_verifier"),
+            )
+        except CodeReused as reused:  # RFC 6749 4.1.2: revoke what the first use got
+            with self._lock:
+                grant = self._refresh.get(reused.refresh_token or "")
+                if grant is not None:
+                    grant.used = True
+            raise
+        request = issued.request
+        answer = self._user_tokens(
+            client.client_id, issued.login, issued.login, request.scope, nonce=request.nonce
+        )
+        issued.refresh_token = answer.get("refresh_token")
+        return answer
 
     # -- token issuance -------------------------------------------------------------
 
@@ -178,7 +225,7 @@ class IdentityProvider:
         return answer
 
     def _user_tokens(
-        self, client_id: str, sub: str, login: str | None, scope: str
+        self, client_id: str, sub: str, login: str | None, scope: str, nonce: str | None = None
     ) -> dict[str, Any]:
         scopes = scope.split()
         answer: dict[str, Any] = {
@@ -197,7 +244,7 @@ class IdentityProvider:
             answer["scope"] = scope
         if "openid" in scopes:
             answer["id_token"] = self.issue_token(
-                sub, aud=client_id, azp=client_id, **self.user_claims(login or sub)
+                sub, aud=client_id, azp=client_id, nonce=nonce, **self.user_claims(login or sub)
             )
         if "offline_access" in scopes:
             refresh_token = secrets.token_urlsafe(32)

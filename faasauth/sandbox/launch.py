@@ -80,10 +80,12 @@ def describe(sandbox: Sandbox) -> list[str]:
     )
     return [
         f"gateway   {sandbox.gateway_url}   functions: {functions}",
-        f"IdP       {sandbox.authority}   device login page: {sandbox.authority}/device"
+        f"IdP       {sandbox.authority}   device login page: {sandbox.authority}/device, "
+        f"browser login: {sandbox.authority}/authorize"
         + ("   (auto-approve)" if sandbox.auto_approve else ""),
         f"clients   {sandbox.client_id} (confidential, secret in FAASAUTH_CLIENT_SECRET), "
-        f"{sandbox.public_client_id} (public, device grant)",
+        f"{sandbox.public_client_id} (public, device grant); both: browser login with PKCE, "
+        "redirect http://127.0.0.1:<any port>/oauth/callback",
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
         f"   started in {sandbox.started_in_ms:.0f} ms",
     ] + ([ci_describe(sandbox.ci)] if sandbox.ci_platform else []) + (

@@ -28,6 +28,12 @@
 //                  client_secret_post when basic is not among authMethods.
 //   device-client  public (token_endpoint_auth_method "none"); grants device_code and
 //                  refresh_token. Only registered when "none" is among authMethods.
+//   code-client    public native app (application_type "native", auth method "none"); grants
+//                  authorization_code and refresh_token, response_types ["code"], redirect URI
+//                  http://127.0.0.1:31111/oauth/callback (faas-cli's default; as a native
+//                  client's loopback redirect it matches on any port, RFC 8252 7.3). PKCE S256
+//                  is required. offline_access gives a refresh token only with prompt=consent.
+//                  Only registered when "none" is among authMethods.
 //
 // Extra test-only endpoint: GET /_test/device-polls returns every device-code poll seen so far
 // as a JSON list of {user_code, t (ms since server start), gap (ms since the previous poll of
@@ -57,6 +63,8 @@ const CC_CLIENT_ID = 'cc-client';
 // Contains '+', '%', ':' and a space: Basic auth only works if the client form-urlencodes it.
 const CC_CLIENT_SECRET = 's3cr+t%2F:x y';
 const DEVICE_CLIENT_ID = 'device-client';
+const CODE_CLIENT_ID = 'code-client';
+const CODE_REDIRECT_URI = 'http://127.0.0.1:31111/oauth/callback';
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 // Resource server (audience) of every access token; its scopes can be requested.
 const RESOURCE = 'https://api.faasauth.test';
@@ -113,6 +121,14 @@ if (authMethods.includes('none')) {
     grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
     response_types: [],
     redirect_uris: [],
+  }, {
+    client_id: CODE_CLIENT_ID,
+    client_name: 'faasauth test (browser login)',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [CODE_REDIRECT_URI],
   });
 }
 

@@ -62,3 +62,28 @@ def function_token(client: httpx.Client, sandbox: Sandbox, *audience: str) -> st
     )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["access_token"])
+
+
+def sandbox_login(authorization_url: str, login: str = "alice", approve: bool = True) -> str:
+    """Play the user of a browser login on the sandbox's own /authorize page, as
+    idp_support.authorize_code does on the real IdP's pages: GET the page, press Approve (or
+    Deny) as `login`, and return the URL its 303 points at (the redirect URI with `code` and
+    `state`, or `error`), without fetching it. A request the sandbox sends back at once (bad
+    PKCE, --auto-approve) returns that redirect; one it refuses on its page raises."""
+    import re
+
+    with httpx.Client(timeout=10, trust_env=False) as client:
+        page = client.get(authorization_url)
+        if page.status_code == 303:
+            return str(page.headers["Location"])
+        found = re.search(r'name="request" value="([^"]+)"', page.text)
+        if page.status_code != 200 or found is None:
+            raise AssertionError(f"no login page at {authorization_url}: {page.status_code}")
+        answer = client.post(
+            str(page.url.copy_with(query=None)),
+            data={"request": found.group(1), "login": login,
+                  "action": "approve" if approve else "deny"},
+        )
+        if answer.status_code != 303:
+            raise AssertionError(f"the login page answered {answer.status_code}: {answer.text}")
+        return str(answer.headers["Location"])

@@ -39,7 +39,8 @@ import click
 @click.option(
     "--auto-approve",
     is_flag=True,
-    help="Approve every device login at once (for scripts): the first poll succeeds.",
+    help="Approve every login at once (for scripts): a device login's first poll succeeds, "
+    "and a browser login goes straight back to its redirect URI without the login page.",
 )
 @click.option(
     "--latency",
@@ -118,9 +119,11 @@ def command(
     and FAASAUTH_TOKEN_STORE=file, then stops and exits with CMD's status.
 
     Functions: echo and env (open), echo-auth and env-auth (jwt_auth). Clients:
-    faasauth-sandbox (confidential: client credentials, device grant) and
-    faasauth-cli (public: device grant). Approve device logins at
-    <IdP>/device, or pass --auto-approve. In --iam YAML, ${FAASAUTH_AUTHORITY}
+    faasauth-sandbox (confidential: client credentials, device grant, browser
+    login) and faasauth-cli (public: device grant, browser login). Approve
+    device logins at <IdP>/device; browser logins (authorization code with
+    PKCE S256, redirect http://127.0.0.1:PORT/oauth/callback, any PORT) at
+    <IdP>/authorize; or pass --auto-approve. In --iam YAML, ${FAASAUTH_AUTHORITY}
     and ${OPENFAAS_URL} stand for the sandbox's own URLs, ${FAASAUTH_CI_ISSUER}
     for the --ci issuer.
 
