@@ -4,9 +4,7 @@ one line with the documented exit code."""
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,26 +16,6 @@ import pytest
 from cli_support import CliResult
 from faasauth.sandbox import Sandbox
 from faasauth.tokens.login import Login
-
-
-@pytest.fixture
-def run_cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., CliResult]:
-    """`faasauth ARGS` in this process (as cli_support's runner), with a stdin that has the
-    binary buffer `invoke` streams from."""
-    from faasauth.cli import app
-
-    def run(*args: object, stdin: str = "") -> CliResult:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as info:
-            app.main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        assert isinstance(info.value.code, int)
-        return CliResult(info.value.code, out, err)
-
-    return run
 
 
 def claims_of(token: str) -> dict[str, Any]:
