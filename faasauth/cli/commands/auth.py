@@ -67,10 +67,10 @@ def command(
     Examples:
       faasauth auth --authority https://idp.example.com --client-id faasauth
       FAASAUTH_CLIENT_SECRET=... faasauth auth --authority https://idp.example.com --client-id ci
-      faasauth auth --ambient            # GitHub Actions (permissions: id-token: write), GitLab
-      faasauth auth --ambient --faas-cli # ... and faas-cli logged in too
-      faasauth auth --ambient --token-file /var/run/secrets/tokens/openfaas
-      faasauth auth --token-file id_token.jwt
+      faasauth auth --ambient              # in CI (GitHub: permissions: id-token: write)
+      faasauth auth --ambient --faas-cli   # ... and log faas-cli in on the same identity
+      faasauth auth --ambient --token-file /var/run/secrets/tokens/openfaas   # a pod
+      faasauth auth --token-file id_token.jwt                                 # kept as is
     """
     import sys
 
