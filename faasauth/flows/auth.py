@@ -125,7 +125,7 @@ def describe(login: Login, now: float) -> str:
     life = "" if left is None else f"; the token is valid for {int(left // 60)} min"
     renew = ", renewable" if login.refresh_token else ""
     if login.grant == "ambient" and login.source:
-        renew = f", renewed from {_source_text(login.source)}"
+        renew = f", renewed from {_source_text(login.source)} as it nears expiry"
     return f"Logged in to {login.gateway} as {who}{issuer}{life}{renew}."
 
 
