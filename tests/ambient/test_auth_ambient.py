@@ -108,6 +108,37 @@ def test_github_job_whose_token_expires_midway_keeps_working(
     }
 
 
+def test_parallel_commands_renew_from_github_once(
+    make_sandbox: Callable[..., Sandbox], run_cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch, isolated_environment: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    # Tokens live 33 s: fresh at login, within the 30 s renewal margin 3 s later, and a
+    # renewed one stays fresh for the few seconds the processes below take.
+    sb = make_sandbox(ci="github", ci_token_ttl=33)
+    in_job(monkeypatch, sb)
+    assert run_cli("auth", "--ambient").code == 0
+    first = stored_login(isolated_environment)["id_token"]
+    time.sleep(max(0.0, claims_of(first)["exp"] - 30 + 0.3 - time.time()))
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "faasauth", "exchange", "--force", "-a",
+             "openfaas-fn:echo-auth"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(4)
+    ]
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        assert err == "" and out.count(".") == 2
+    # One of them asked GitHub (under the login's lock); the others used its token.
+    assert sb.ci.minted == 2 and sb.count(origin="ci") == 2
+    assert sb.count("/oauth/token", origin="gateway", status=200) == 4
+
+
 def test_github_renewal_refused_after_the_job_ended(
     make_sandbox: Callable[..., Sandbox], run_cli: Callable[..., CliResult],
     monkeypatch: pytest.MonkeyPatch, isolated_environment: Path,
