@@ -3,8 +3,9 @@
 Every ```sh block runs in document order, as one `sh -e` script, sharing one FAASAUTH_HOME;
 example URLs and client ids are those of a sandbox started for the purpose. Install lines
 are exercised elsewhere: the test command is what .ci/run runs, and the quick start's main
-job is run here after its install prefix. ```yaml CI recipes cannot run outside their CI,
-so their faasauth command lines are checked to parse.
+job is run here after its install prefix. ```yaml CI recipes' faasauth command lines are
+checked to parse, and each recipe (GitHub Actions, GitLab CI, the Kubernetes caller with its
+```shell handler) runs against a sandbox playing that platform (`Sandbox(ci=...)`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+import yaml
 
 from faasauth.sandbox import Sandbox
 
@@ -123,3 +125,71 @@ def test_ci_recipe_commands_parse(command: str, tmp_path: Path) -> None:
                             capture_output=True, text=True, env=shell_env(tmp_path, {}),
                             timeout=30)
     assert result.returncode == 0, result.stderr
+
+
+# -- the CI recipes, each in a sandbox playing its platform ------------------------------
+
+RECIPE_MARKS = {"github": "id-token: write", "gitlab": "id_tokens:",
+                "kubernetes": "serviceAccountToken:"}
+EXAMPLE_GATEWAYS = ("https://gw.example.com", "http://gateway.openfaas:8080")
+POD_TOKEN_FILE = "/var/secrets/tokens/openfaas-token"
+
+
+def recipe(platform: str) -> Any:
+    found = [b for b in blocks("yaml") if RECIPE_MARKS[platform] in b]
+    assert len(found) == 1, f"one {platform} recipe expected, found {len(found)}"
+    return yaml.safe_load(found[0])
+
+
+def recipe_steps(platform: str) -> tuple[list[str], dict[str, str]]:
+    """The shell steps the job runs (install steps left out) and the variables it sets."""
+    if platform == "github":
+        job = recipe("github")["jobs"]["deploy"]
+        assert job["permissions"]["id-token"] == "write"
+        steps = [step["run"] for step in job["steps"]]
+        variables = dict(job.get("env") or {})
+    elif platform == "gitlab":
+        job = recipe("gitlab")["invoke"]
+        assert list(job["id_tokens"]) == ["OPENFAAS_ID_TOKEN"]
+        variables = dict(job.get("variables") or {})
+        assert job["id_tokens"]["OPENFAAS_ID_TOKEN"]["aud"] == variables["OPENFAAS_URL"]
+        steps = list(job["script"])
+    else:
+        pod = recipe("kubernetes")
+        mount = pod["containers"][0]["volumeMounts"][0]
+        source = pod["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]
+        assert f"{mount['mountPath']}/{source['path']}" == POD_TOKEN_FILE
+        variables = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+        assert source["audience"] == variables["OPENFAAS_URL"]
+        handlers = blocks("shell")
+        assert len(handlers) == 1 and POD_TOKEN_FILE in handlers[0]
+        steps = [handlers[0]]
+    return [s for s in steps if not s.strip().startswith("pip install")], variables
+
+
+def with_sandbox_urls(text: str, sb: Sandbox) -> str:
+    for example in EXAMPLE_GATEWAYS:
+        text = text.replace(example, sb.gateway_url)
+    return text
+
+
+@pytest.mark.parametrize("platform", ["github", "gitlab", "kubernetes"])
+def test_ci_recipe_runs_against_the_sandbox(platform: str, tmp_path: Path) -> None:
+    steps, variables = recipe_steps(platform)
+    assert any("faasauth auth --ambient" in step for step in steps)
+    stack = tmp_path / "stack.yml"
+    stack.write_text(STACK)
+    with Sandbox(stack=str(stack), ci=platform, log=open(os.devnull, "w")) as sb:
+        job = {k: with_sandbox_urls(str(v), sb) for k, v in variables.items()}
+        env = shell_env(tmp_path, {**sb.env(), **job})
+        for step in steps:
+            script = with_sandbox_urls(step, sb)
+            if platform == "kubernetes":
+                script = script.replace(POD_TOKEN_FILE, sb.env()["FAASAUTH_SANDBOX_TOKEN_FILE"])
+            result = subprocess.run(["sh", "-e", "-c", script], capture_output=True, text=True,
+                                    env=env, cwd=tmp_path, timeout=60)
+            assert result.returncode == 0, f"{platform} step failed:\n{step}\n{result.stderr}"
+            assert "Traceback" not in result.stderr
+        assert sb.ci.minted >= 1
+        assert sb.count("/function/figlet", status=200) == 1
+        assert sb.count("/oauth/token", origin="gateway", status=200) >= 1

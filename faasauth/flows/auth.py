@@ -1,6 +1,9 @@
 """`faasauth auth`: pick the source of the login, obtain it, keep it for the gateway.
 
-    an ID token from outside (--token-file, FAASAUTH_ID_TOKEN)  kept as it is
+    --ambient [--token-file PATH]                              the platform's identity (CI
+                                                               job, pod; faasauth.idp.ambient),
+                                                               fetched again on renewal
+    an ID token from outside (--token-file, FAASAUTH_ID_TOKEN)  kept as it is (a JWT)
     otherwise                                                  a grant at the IdP
                                                                (faasauth.idp.grants)
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from faasauth.errors import LoginFailed
+from faasauth.errors import LoginFailed, UsageFailure
 from faasauth.idp.device_code import DevicePrompt
 from faasauth.runtime import Runtime
 from faasauth.store.cache import login_key
@@ -31,25 +34,50 @@ class AuthRequest:
     token_file: str | None = None
     token_url: str | None = None
     device_url: str | None = None
+    ambient: bool = False
+    ambient_audience: str | None = None
 
 
 def run_auth(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
     """Log in and store the login for the current gateway; returns it."""
-    external = None
-    if request.token_file:
-        from faasauth.config.secrets import read_token_file
+    if request.ambient:
+        login = _ambient_login(rt, request)
+    elif request.token_file:
+        from faasauth.config.secrets import read_jwt_file
 
-        external = read_token_file(request.token_file)
+        login = login_from_token(rt, read_jwt_file(request.token_file))
     elif (rt.env.get("FAASAUTH_ID_TOKEN") or "").strip():
-        external = rt.env["FAASAUTH_ID_TOKEN"].strip()
-
-    if external is not None:
-        login = login_from_token(rt, external)
+        login = login_from_token(rt, _env_token(rt.env["FAASAUTH_ID_TOKEN"]))
     else:
         login = _log_in(rt, request, prompt)
     with rt.cache.locked(login_key(login.gateway)):
         rt.cache.save_login(login)
     return login
+
+
+def _env_token(value: str) -> str:
+    from faasauth.config.secrets import jwt_problem
+
+    token = value.strip()
+    problem = jwt_problem(token)
+    if problem is not None:
+        what, hint = problem
+        raise UsageFailure(f"FAASAUTH_ID_TOKEN {what}", hint=hint)
+    return token
+
+
+def _ambient_login(rt: Runtime, request: AuthRequest) -> Login:
+    from faasauth.flows.login import login_from_ambient
+    from faasauth.idp.ambient import detect
+
+    if request.token_file == "-":
+        raise UsageFailure(
+            "--ambient --token-file needs a file, which is read again on each renewal, not stdin",
+            hint="without --ambient, --token-file - keeps the token once",
+        )
+    audience = request.ambient_audience or rt.settings.gateway
+    source = detect(rt.env, audience, token_file=request.token_file)
+    return login_from_ambient(rt, source)
 
 
 def _log_in(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
@@ -96,4 +124,15 @@ def describe(login: Login, now: float) -> str:
     left = login.seconds_left(now)
     life = "" if left is None else f"; the token is valid for {int(left // 60)} min"
     renew = ", renewable" if login.refresh_token else ""
+    if login.grant == "ambient" and login.source:
+        renew = f", renewed from {_source_text(login.source)} as it nears expiry"
     return f"Logged in to {login.gateway} as {who}{issuer}{life}{renew}."
+
+
+def _source_text(source: dict[str, str]) -> str:
+    kind = source.get("kind", "")
+    if kind in ("file", "kubernetes"):
+        return f"the file {source.get('path')}"
+    names = {"github": "GitHub Actions", "gitlab": "GitLab CI", "buildkite": "Buildkite",
+             "circleci": "CircleCI"}
+    return names.get(kind, kind)

@@ -1,18 +1,22 @@
 """The stored login: load it, and keep it usable by renewing it under its lock when it is
 about to expire (the refresh token first, then a new client-credentials grant when the
-secret is in the environment). A failed renewal leaves the stored entry as it was."""
+secret is in the environment; an ambient login fetches a fresh token from its source).
+A failed renewal leaves the stored entry as it was."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faasauth.errors import MalformedResponse, NotLoggedIn
+from faasauth.errors import FaasauthError, LoginFailed, MalformedResponse, NotLoggedIn
 from faasauth.idp.discovery import ProviderEndpoints
 from faasauth.idp.forms import Client
 from faasauth.runtime import Runtime
 from faasauth.store.cache import login_key
 from faasauth.tokens.login import Login, LoginGrant
 from faasauth.tokens.response import TokenError, TokenResponse
+
+if TYPE_CHECKING:
+    from faasauth.idp.ambient import AmbientSource
 
 
 def load_login(rt: Runtime) -> Login | None:
@@ -48,6 +52,8 @@ def fresh_login(rt: Runtime, login: Login) -> Login:
 
 def renew(rt: Runtime, login: Login) -> Login:
     """A renewed login, or an error; never touches the stored entry."""
+    if login.grant == "ambient":
+        return _renew_ambient(rt, login)
     from faasauth.config.secrets import read_client_secret
     from faasauth.idp.refresh import refresh
 
@@ -92,6 +98,34 @@ def renew(rt: Runtime, login: Login) -> Login:
         call = GrantCall(request, ProviderEndpoints(login.token_endpoint), client, _no_prompt)
         return login_from(rt, client_credentials(rt, call), **settings)
     raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}")
+
+
+def login_from_ambient(rt: Runtime, source: AmbientSource) -> Login:
+    """A login with a fresh token from an ambient source (a CI job's or pod's identity),
+    recording the source (no secret) so that renewal asks it again."""
+    token = source.fetch(client=rt.client)
+    response = TokenResponse(access_token=token, id_token=token)
+    login = Login.from_token_response(
+        rt.settings.gateway, response, rt.now(), grant="ambient", source=source.settings()
+    )
+    login.access_token = None  # the JWT is kept once, as the ID token it is
+    if login.expires_at is not None and login.expires_at <= rt.now():
+        raise LoginFailed(f"the token from {source.describe()} has already expired")
+    return login
+
+
+def _renew_ambient(rt: Runtime, login: Login) -> Login:
+    """A fresh token from the source the login recorded (a file is read again)."""
+    from faasauth.idp.ambient import from_settings
+
+    try:
+        source = from_settings(login.source or {}, rt.env)
+        return login_from_ambient(rt, source)
+    except FaasauthError as exc:
+        # Same class (same exit code), with what was being done.
+        raise type(exc)(
+            f"renewing the login for {login.gateway}: {exc.message}", hint=exc.hint
+        ) from None
 
 
 def _no_prompt() -> Any:

@@ -9,8 +9,9 @@ from faasauth.tokens.expiry import expires_at as expiry_time
 from faasauth.tokens.jwt import unverified_claims
 from faasauth.tokens.response import TokenResponse
 
-# How the login was obtained: a grant at the IdP, or a token supplied from outside.
-LoginGrant = Literal["client_credentials", "device", "token"]
+# How the login was obtained: a grant at the IdP, a token supplied from outside, or an
+# ambient identity (a CI job's or pod's ID token, fetched again from its `source`).
+LoginGrant = Literal["client_credentials", "device", "token", "ambient"]
 LOGIN_GRANTS: tuple[str, ...] = get_args(LoginGrant)
 
 # Renew a login this long before its subject token expires, so the gateway never sees
@@ -34,6 +35,9 @@ class Login:
     obtained_at: float = 0.0
     issuer: str | None = None
     subject: str | None = None
+    # grant "ambient": where the token comes from (faasauth.idp.ambient's `settings()`,
+    # no secret), so that renewal fetches a fresh one from the same place.
+    source: dict[str, str] | None = None
 
     @property
     def subject_token(self) -> str | None:
@@ -53,7 +57,7 @@ class Login:
 
     @property
     def refreshable(self) -> bool:
-        return bool(self.refresh_token) or self.grant == "client_credentials"
+        return bool(self.refresh_token) or self.grant in ("client_credentials", "ambient")
 
     def to_entry(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,7 +77,8 @@ class Login:
         if not (isinstance(login.gateway, str) and login.gateway and login.grant in LOGIN_GRANTS
                 and all(v is None or isinstance(v, str) for v in texts)
                 and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-                        for v in numbers)):
+                        for v in numbers)
+                and _valid_source(login.grant, login.source)):
             return None
         return login
 
@@ -101,6 +106,14 @@ class Login:
             subject=_text(claims.get("sub")),
             **settings,
         )
+
+
+def _valid_source(grant: str, source: Any) -> bool:
+    """An ambient login names its source (a mapping of texts); other logins have none."""
+    if source is None:
+        return grant != "ambient"
+    return (grant == "ambient" and isinstance(source, dict) and bool(source)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in source.items()))
 
 
 def _text(value: Any) -> str | None:

@@ -16,16 +16,27 @@ def jwt_expiring_in(seconds: float, sub: str = "repo:acme/app:ref:refs/heads/mai
                      "aud": "openfaas", "exp": int(time.time() + seconds)})
 
 
-@pytest.mark.parametrize("content", ["", "\n  \n", "one-token another-token\n",
-                                     "first.jwt.here\nsecond.jwt.here\n"])
-def test_a_file_without_exactly_one_token_is_a_usage_error(
-    run_cli: Callable[..., CliResult], tmp_path: Path, content: str, isolated_environment: Path
+@pytest.mark.parametrize(("content", "problem"), [
+    ("", "is empty"),
+    ("\n  \n", "is empty"),
+    ("garbage\n", "does not hold a JWT"),
+    ("opaque-token-0123456789\n", "does not hold a JWT"),
+    ("one-token another-token\n", "does not hold a JWT"),
+    ("first.jwt.here\nsecond.jwt.here\n", "does not hold a JWT"),
+    ('{"count": 1, "value": "x.y.z"}', "holds GitHub's JSON answer, not the token in it"),
+])
+def test_a_file_that_is_not_one_jwt_is_a_usage_error(
+    run_cli: Callable[..., CliResult], tmp_path: Path, content: str, problem: str,
+    isolated_environment: Path,
 ) -> None:
     path = tmp_path / "token"
     path.write_text(content)
     result = run_cli("auth", "--token-file", str(path))
     assert result.code == 2, result
-    assert f"faasauth: the token file {path} does not hold a single token" in result.err
+    assert result.err.splitlines()[0].startswith(f"faasauth: the token file {path} {problem}")
+    assert len(result.err.splitlines()) <= 2 and "Traceback" not in result.err
+    if "GitHub" in problem:
+        assert result.err.splitlines()[1] == "hint: extract the token with `jq -r .value`"
     assert result.out == ""
     assert stored_files(isolated_environment) == {}
 
@@ -71,17 +82,16 @@ def test_a_valid_jwt_is_kept_without_talking_to_an_idp(
     assert "Logged in to http://127.0.0.1:8080 as repo:acme/app:ref:refs/heads/main" in result.err
 
 
-def test_an_opaque_token_is_kept_with_an_unknown_expiry(
+def test_a_jwt_is_printed_with_print_token(
     run_cli: Callable[..., CliResult], tmp_path: Path, isolated_environment: Path
 ) -> None:
     path = tmp_path / "token"
-    path.write_text("opaque-token-0123456789\n")
+    token = jwt_expiring_in(600)
+    path.write_text(token + "\n")
     result = run_cli("auth", "--token-file", str(path), "--print-token")
     assert result.code == 0, result.err
-    assert result.out == "opaque-token-0123456789\n"
-    entry = stored_login_entry(isolated_environment)
-    assert entry["access_token"] == "opaque-token-0123456789"
-    assert entry["id_token"] is None and entry["expires_at"] is None
+    assert result.out == token + "\n"
+    assert stored_login_entry(isolated_environment)["source"] is None
 
 
 def test_token_from_stdin(run_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch,
@@ -113,6 +123,19 @@ def test_an_expired_faasauth_id_token_is_refused(
     monkeypatch.setenv("FAASAUTH_ID_TOKEN", jwt_expiring_in(-5))
     result = run_cli("auth")
     assert result.code == 4
+    assert stored_files(isolated_environment) == {}
+
+
+@pytest.mark.parametrize("value", ["garbage", '{"value": "a.b.c"}'])
+def test_a_faasauth_id_token_that_is_not_a_jwt_is_a_usage_error(
+    run_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch, isolated_environment: Path,
+    value: str,
+) -> None:
+    monkeypatch.setenv("FAASAUTH_ID_TOKEN", value)
+    result = run_cli("auth")
+    assert result.code == 2, result
+    assert result.err.startswith("faasauth: FAASAUTH_ID_TOKEN ")
+    assert value not in result.err
     assert stored_files(isolated_environment) == {}
 
 

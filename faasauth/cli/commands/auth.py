@@ -21,8 +21,19 @@ from faasauth.cli.options import gateway_options, make_runtime
               help="Read the client secret from PATH ('-' for stdin). [env: "
               "FAASAUTH_CLIENT_SECRET_FILE, or the secret itself in FAASAUTH_CLIENT_SECRET]")
 @click.option("--token-file", metavar="PATH",
-              help="Keep an ID token obtained elsewhere (CI federation) as the login, without "
-              "talking to the IdP ('-' for stdin). [env: FAASAUTH_ID_TOKEN, the token itself]")
+              help="Keep an ID token (a JWT) obtained elsewhere (CI federation) as the login, "
+              "without talking to the IdP ('-' for stdin); with --ambient, a token file read "
+              "again on each renewal. [env: FAASAUTH_ID_TOKEN, the token itself]")
+@click.option("--ambient", is_flag=True,
+              help="Log in with this CI job's or pod's own identity (GitHub Actions, GitLab CI "
+              "id_tokens, Buildkite, CircleCI, or a Kubernetes token file, default "
+              "/var/secrets/tokens/openfaas-token), fetched again whenever it nears expiry.")
+@click.option("--ambient-audience", metavar="AUD",
+              help="The audience to ask the platform for. [default: the gateway URL]")
+@click.option("--faas-cli", "faas_cli", is_flag=True,
+              help="Also keep an OpenFaaS API token in faas-cli's config.yml, so faas-cli "
+              "works on the same login ($OPENFAAS_CONFIG, ./.openfaas with CI=true, else "
+              "~/.openfaas).")
 @click.option("--token-url", metavar="URL", help="Token endpoint, overriding discovery.")
 @click.option("--device-url", metavar="URL",
               help="Device authorization endpoint, overriding discovery.")
@@ -36,6 +47,9 @@ def command(
     scope: str | None,
     client_secret_file: str | None,
     token_file: str | None,
+    ambient: bool,
+    ambient_audience: str | None,
+    faas_cli: bool,
     token_url: str | None,
     device_url: str | None,
     no_browser: bool,
@@ -45,14 +59,18 @@ def command(
     """Log in to the identity provider and keep the login for this gateway.
 
     Machines use client credentials (the secret comes from FAASAUTH_CLIENT_SECRET or a
-    file, never the command line); people use the device grant; CI jobs can hand over an
-    ID token they already have. Later commands renew the login silently.
+    file, never the command line); people use the device grant; CI jobs and pods log in
+    with their own identity (--ambient) or hand over an ID token they already have. Later
+    commands renew the login silently.
 
     \b
     Examples:
       faasauth auth --authority https://idp.example.com --client-id faasauth
       FAASAUTH_CLIENT_SECRET=... faasauth auth --authority https://idp.example.com --client-id ci
-      faasauth auth --token-file "$ACTIONS_ID_TOKEN_FILE"
+      faasauth auth --ambient              # in CI (GitHub: permissions: id-token: write)
+      faasauth auth --ambient --faas-cli   # ... and log faas-cli in on the same identity
+      faasauth auth --ambient --token-file /var/run/secrets/tokens/openfaas   # a pod
+      faasauth auth --token-file id_token.jwt                                 # kept as is
     """
     import sys
 
@@ -60,13 +78,19 @@ def command(
     from faasauth.console import say
     from faasauth.flows.auth import AuthRequest, describe, run_auth
 
+    if ambient_audience and not ambient:
+        raise click.UsageError("--ambient-audience goes with --ambient")
     rt = make_runtime(connection)
     request = AuthRequest(
         authority=authority, client_id=client_id, grant=grant, scope=scope,
         client_secret_file=client_secret_file, token_file=token_file, token_url=token_url,
-        device_url=device_url,
+        device_url=device_url, ambient=ambient, ambient_audience=ambient_audience,
     )
     login = run_auth(rt, request, lambda: make_prompt(no_browser, rt.env))
     say(describe(login, rt.now()))
+    if faas_cli:
+        from faasauth.flows.faas_cli import keep_api_token
+
+        say(keep_api_token(rt, login))
     if print_token and login.subject_token:
         sys.stdout.write(login.subject_token + "\n")

@@ -11,7 +11,9 @@ from faasauth.cli.options import gateway_options, make_runtime
 def command(everything: bool, **connection: object) -> None:
     """Remove the stored login and cached function tokens for a gateway.
 
-    Nothing else is touched: faas-cli's config and your IdP session stay as they are.
+    Also removes the faas-cli config entry `faasauth auth --faas-cli` wrote for it (only
+    that one: other entries, and an entry faas-cli itself replaced, stay). Your IdP
+    session stays as it is.
 
     \b
     Example:
@@ -27,3 +29,8 @@ def command(everything: bool, **connection: object) -> None:
     removed = remove_stored(rt, None if everything else rt.settings.gateway)
     where = "all gateways" if everything else rt.settings.gateway
     say(f"Removed {removed} stored item{'s' if removed != 1 else ''} for {where}.")
+    from faasauth.flows.faas_cli import forget_api_token
+
+    faas_cli = forget_api_token(rt, None if everything else rt.settings.gateway)
+    if faas_cli:
+        say(faas_cli)
