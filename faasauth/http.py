@@ -226,7 +226,70 @@ def first_line(text: str, limit: int = 160, *, secrets: tuple[str | None, ...] =
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def summarise_body(response: httpx.Response, *secrets: str | None) -> str:
+ANSWER_LIMIT = 256 * 1024  # of any JSON answer or error body we read, decompressed
+
+
+class Answer:
+    """A small answer read whole (token, discovery, device, exchange endpoints): at most
+    ANSWER_LIMIT bytes after decompression, within the request's overall deadline."""
+
+    def __init__(self, response: httpx.Response, content: bytes) -> None:
+        self.status_code = response.status_code
+        self.reason_phrase = response.reason_phrase
+        self.headers = response.headers
+        self.content = content
+        self._encoding = response.charset_encoding or "utf-8"
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self._encoding, errors="replace")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content)
+
+
+def fetch(
+    client: httpx.Client, method: str, url: str, *, what: str, timeout: float,
+    limit: int = ANSWER_LIMIT, **options: Any,
+) -> Answer:
+    """One request whose answer is read whole, but never more than `limit` bytes
+    (decompressed: a gzip bomb stops there) and never past `timeout` seconds in all: a
+    server dripping its body a byte at a time cannot hold the command (or a store lock)."""
+    import time
+
+    from faasauth.errors import MalformedResponse
+
+    deadline = time.monotonic() + timeout
+    with client.stream(method, url, **options) as response:
+        parts: list[bytes] = []
+        total = 0
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > limit:
+                raise MalformedResponse(
+                    f"{what} failed: {_origin(url)} answered with more than "
+                    f"{limit // 1024} KiB; not read further"
+                )
+            if time.monotonic() > deadline:
+                raise TransientFailure(
+                    f"{what} failed: {_origin(url)} did not finish its answer within "
+                    f"{timeout:g}s"
+                )
+            parts.append(chunk)
+        return Answer(response, b"".join(parts))
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+def summarise_body(response: httpx.Response | Answer, *secrets: str | None) -> str:
     """The first line of a body that is not the JSON we expected, truncated and redacted.
 
     Pass the secrets the request carried: servers echo them back ("invalid JWT token: ...")

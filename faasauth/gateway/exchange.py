@@ -55,7 +55,7 @@ def exchange(
     (what `faas-cli pro auth` keeps). Every failure becomes a faasauth error."""
     import httpx
 
-    from faasauth.http import summarise_body, transport_failure
+    from faasauth.http import fetch, summarise_body, transport_failure
     from faasauth.tokens.jwt import redact_tokens
 
     url = f"{rt.settings.gateway}/oauth/token"
@@ -70,7 +70,8 @@ def exchange(
         form["audience"] = sorted(set(audiences))  # httpx sends a list as repeated fields
     sent_at = rt.now()
     try:
-        response = rt.client.post(url, data=form, headers={"Accept": "application/json"})
+        response = fetch(rt.client, "POST", url, data=form,
+                         headers={"Accept": "application/json"}, what=what, timeout=rt.settings.timeout)
     except httpx.HTTPError as exc:
         raise transport_failure(exc, what, rt.settings) from exc
 

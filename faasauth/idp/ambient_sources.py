@@ -114,9 +114,12 @@ class GitHubActions:
         if client is None:
             client = httpx.Client(timeout=self.timeout, trust_env=True)
         try:
-            response = client.get(
-                with_audience(url, audience or self.audience),
+            from faasauth.http import fetch
+
+            response = fetch(
+                client, "GET", with_audience(url, audience or self.audience),
                 headers={"Authorization": f"bearer {request_token}", "Accept": "application/json"},
+                what=what, timeout=self.timeout,
             )
             body: Any = response.json() if response.status_code == 200 else None
         except httpx.HTTPError as exc:

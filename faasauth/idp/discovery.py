@@ -10,7 +10,7 @@ from faasauth.idp.forms import json_or_none
 from faasauth.runtime import Runtime
 
 if TYPE_CHECKING:
-    import httpx
+    from faasauth.http import Answer
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,14 @@ class ProviderEndpoints:
         return "client_secret_basic"
 
 
-def _get(rt: Runtime, url: str, what: str) -> httpx.Response:
+def _get(rt: Runtime, url: str, what: str) -> Answer:
     import httpx
 
-    from faasauth.http import transport_failure
+    from faasauth.http import fetch, transport_failure
 
     try:
-        return rt.client.get(url, headers={"Accept": "application/json"})
+        return fetch(rt.client, "GET", url, headers={"Accept": "application/json"}, what=what,
+                     timeout=rt.settings.timeout)
     except httpx.HTTPError as exc:
         raise transport_failure(exc, what, rt.settings) from exc
 
@@ -72,6 +73,7 @@ def resolve_endpoints(
             "no identity provider given: pass --authority ISSUER_URL (or FAASAUTH_AUTHORITY)"
         )
     document = discover(rt, authority)
+    _check_issuer(authority, document)
     token_endpoint = token_url or document.get("token_endpoint")
     if not isinstance(token_endpoint, str) or not token_endpoint:
         raise MalformedResponse(
@@ -87,6 +89,10 @@ def resolve_endpoints(
             "(no device_authorization_endpoint in its discovery document)",
             hint="use --grant client_credentials with a client secret, or pass --device-url",
         )
+    for field, value in (("token_endpoint", token_endpoint),
+                         ("device_authorization_endpoint", device_endpoint)):
+        if value is not None and value is not token_url and value is not device_url:
+            check_endpoint(authority, field, value)
     methods = document.get("token_endpoint_auth_methods_supported")
     return ProviderEndpoints(
         token_endpoint,
@@ -94,4 +100,42 @@ def resolve_endpoints(
         tuple(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else (),
     )
 
+
+def _check_issuer(authority: str, document: dict[str, Any]) -> None:
+    """OIDC Discovery 4.3: the document's issuer must be the authority it was fetched from."""
+    issuer = document.get("issuer")
+    if issuer is None:
+        return  # plain OAuth servers (RFC 8414 is not OIDC) may leave it out
+    if not isinstance(issuer, str) or issuer.rstrip("/") != authority.rstrip("/"):
+        from faasauth.tokens.jwt import redact_tokens
+
+        shown = redact_tokens(issuer if isinstance(issuer, str) else repr(issuer))[:200]
+        raise MalformedResponse(
+            f"the discovery document of {authority} names another issuer ({shown}): "
+            "its issuer must equal the authority (OpenID Connect Discovery 4.3)",
+            hint="check --authority: it must be the issuer URL exactly",
+        )
+
+
+def check_endpoint(authority: str, field: str, url: str) -> None:
+    """An endpoint a discovery document names: never plain http under an https authority
+    (the client secret and refresh tokens would go out in clear), loopback aside."""
+    from urllib.parse import urlsplit
+
+    from faasauth.http import is_loopback
+
+    endpoint = urlsplit(url)
+    if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+        raise MalformedResponse(
+            f"the discovery document of {authority} has an invalid {field}",
+            hint="pass the endpoint yourself (see faasauth auth --help)",
+        )
+    if (urlsplit(authority).scheme == "https" and endpoint.scheme == "http"
+            and not is_loopback(endpoint.hostname)):
+        raise MalformedResponse(
+            f"the discovery document of {authority} names a plain http:// {field} "
+            f"({endpoint.hostname}): refused, secrets would travel unencrypted",
+            hint="fix the identity provider's configuration, or pass the https:// endpoint "
+            "yourself",
+        )
 

@@ -16,6 +16,8 @@ from faasauth.tokens.response import TokenError, TokenResponse
 if TYPE_CHECKING:
     import httpx
 
+    from faasauth.http import Answer
+
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_REFRESH_TOKEN = "refresh_token"
@@ -39,12 +41,15 @@ class Client:
             form["client_id"] = self.client_id
             form["client_secret"] = self.secret
         else:
-            # RFC 6749 2.3.1: form-urlencode id and secret before Basic encoding them.
-            pair = f"{quote_plus(self.client_id, safe='')}:{quote_plus(self.secret, safe='')}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+            headers["Authorization"] = "Basic " + self.basic_credentials()
+
+    def basic_credentials(self) -> str:
+        """RFC 6749 2.3.1: id and secret form-urlencoded, then Basic (base64) encoded."""
+        pair = f"{quote_plus(self.client_id, safe='')}:{quote_plus(self.secret or '', safe='')}"
+        return base64.b64encode(pair.encode()).decode()
 
 
-def json_or_none(response: httpx.Response) -> Any:
+def json_or_none(response: httpx.Response | Answer) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -58,15 +63,20 @@ def post_form(
     and faasauth errors for everything else (exit 3: not an answer we can use)."""
     import httpx
 
-    from faasauth.http import SECRET_FIELDS, summarise_body, transport_failure
+    from faasauth.http import SECRET_FIELDS, fetch, summarise_body, transport_failure
 
     headers = {"Accept": "application/json"}
     client.apply(form, headers)
     # What this request carried that must not come back in a message: servers do echo
     # device codes, refresh tokens and even secrets in their error descriptions.
-    sent = (client.secret, *(str(v) for k, v in form.items() if k in SECRET_FIELDS))
+    sent = (
+        client.secret,
+        client.basic_credentials() if client.secret is not None else None,
+        *(str(v) for k, v in form.items() if k in SECRET_FIELDS),
+    )
     try:
-        response = rt.client.post(url, data=form, headers=headers)
+        response = fetch(rt.client, "POST", url, data=form, headers=headers, what=what,
+                         timeout=rt.settings.timeout)
     except httpx.HTTPError as exc:
         raise transport_failure(exc, what, rt.settings) from exc
     body = json_or_none(response)

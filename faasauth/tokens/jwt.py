@@ -35,8 +35,25 @@ def mask(token: str | None) -> str:
 
 
 def redact_tokens(text: str, *secrets: str | None) -> str:
-    """Remove JWT-shaped strings and the given secrets from text shown to people."""
+    """Remove JWT-shaped strings and the given secrets from text shown to people.
+
+    A server that echoes a request shows a secret in the form it was sent in: raw, form- or
+    URL-encoded (`%2B` or `%2b`, `+` for a space), or inside an HTTP Basic value (pass
+    that value as one of `secrets`): every such form is removed."""
     for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "<redacted>")
+        if not secret or len(secret) < 8:
+            continue
+        for form in secret_forms(secret):
+            if form in text:
+                text = text.replace(form, "<redacted>")
+            elif "%" in form:
+                text = re.sub(re.escape(form), "<redacted>", text, flags=re.IGNORECASE)
     return _JWT_SHAPE.sub("<redacted>", text)
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The ways a secret appears on the wire: as is, form-encoded, URL-encoded."""
+    from urllib.parse import quote, quote_plus
+
+    forms = [secret, quote_plus(secret, safe=""), quote(secret, safe=""), quote(secret)]
+    return sorted({f for f in forms if f}, key=len, reverse=True)

@@ -1,0 +1,1 @@
+from hostile.server import hostile  # noqa: F401 (the fixture)
