@@ -36,7 +36,22 @@ def messages_to_logging() -> Iterator[None]:
         _to_logging.reset(token)
 
 
+def printable(text: str) -> str:
+    """Text safe to show on a terminal: every control character (ESC of an OSC 52 clipboard
+    write or a screen clear, a newline forging a `faasauth:` line, BiDi overrides) shown as
+    an escape instead of acting. The one sanitiser every message passes through."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\t" else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def say(message: str) -> None:
+    message = printable(message)
     if _to_logging.get():
         import logging
 
@@ -49,7 +64,7 @@ def warn(message: str) -> None:
     if _to_logging.get():
         import logging
 
-        logging.getLogger(PREFIX).warning(message)
+        logging.getLogger(PREFIX).warning(printable(message))
         return
     say(f"{PREFIX}: warning: {message}")
 

@@ -74,9 +74,12 @@ def _log_request(request: httpx.Request) -> None:
 
 
 def _log_response(response: httpx.Response) -> None:
-    say(f"< {response.http_version} {response.status_code} {response.reason_phrase}")
+    # A server may echo what it was sent (the Bearer token, an opaque one too) anywhere.
+    sent = response.request.headers.get("authorization", "").partition(" ")[2] or None
+    reason = redact_tokens(response.reason_phrase, sent)
+    say(f"< {response.http_version} {response.status_code} {reason}")
     for name, value in response.headers.items():
-        say(f"< {name}: {redact_header(name, value)}")
+        say(f"< {name}: {redact_tokens(redact_header(name, value), sent)}")
 
 
 def make_client(settings: Settings, **options: Any) -> httpx.Client:

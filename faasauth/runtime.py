@@ -45,6 +45,7 @@ class Runtime:
         self._store = store
         self._cache: TokenCache | None = None
         self._client: httpx.Client | None = None
+        self._warned: set[str] = set()
 
     @property
     def store(self) -> TokenStore:
@@ -72,6 +73,15 @@ class Runtime:
 
     def now(self) -> float:
         return self.clock()
+
+    def warn_once(self, key: str, message: str) -> None:
+        """A warning shown at most once per Runtime (one command, one library client)."""
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        from faasauth.console import warn
+
+        warn(message)
 
     def close(self) -> None:
         if self._client is not None:

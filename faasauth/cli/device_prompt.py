@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from faasauth.console import plain_output, say
+from faasauth.console import plain_output, printable, say
 from faasauth.idp.device_code import DeviceCode
 
 if TYPE_CHECKING:
@@ -90,12 +90,12 @@ class TerminalPrompt:
 
         body = Text()
         body.append("Open  ")
-        body.append(code.verification_uri, style="bold underline")
+        body.append(printable(code.verification_uri), style="bold underline")
         body.append("\nCode  ")
-        body.append(code.user_code, style="bold cyan")
+        body.append(printable(code.user_code), style="bold cyan")
         if code.verification_uri_complete:
             body.append("\n\nor open ")
-            body.append(code.verification_uri_complete, style="underline")
+            body.append(printable(code.verification_uri_complete), style="underline")
         self.console.print(Panel(body, title="Sign in to continue", expand=False))
         _open_link(code, self.opener)
         status = self._status = self.console.status("Waiting for approval…")

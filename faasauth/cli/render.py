@@ -73,6 +73,20 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _shown(value: Any) -> Any:
+    """Every string of the status as a terminal may show it: a JWT's `sub` or `iss` is the
+    server's text (escape sequences and newlines are shown, not obeyed)."""
+    from faasauth.console import printable
+
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
+
+
 def print_status(status: dict[str, Any], *, as_json: bool) -> None:
     from faasauth.console import plain_output, warn
 
@@ -84,6 +98,7 @@ def print_status(status: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
         return
+    status = _shown(status)
     if not plain_output(sys.stdout):
         _print_status_rich(status)
         return
@@ -92,9 +107,15 @@ def print_status(status: dict[str, Any], *, as_json: bool) -> None:
 
 def _print_status_rich(status: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
+    # Server text is never rich markup: `[bold]` in a subject stays those characters.
+    status = {**status,
+              "logins": [{k: escape(v) if isinstance(v, str) else v for k, v in login.items()}
+                         for login in status["logins"]],
+              "gateway": escape(status["gateway"])}
     store = status["store"]
     console.print(f"[bold]Gateway[/] {status['gateway']}")
     console.print(f"[bold]Token store[/] {store['backend']} ({store['reason']}) in {store['location']}")

@@ -154,6 +154,7 @@ def resolve_settings(
     stack = StackFile(cwd or Path.cwd(), env)
 
     gateway_value = gateway or env.get("OPENFAAS_URL") or stack.gateway() or DEFAULT_GATEWAY
+    _warn_no_scheme(gateway_value)
     namespace_value = namespace or env.get("OPENFAAS_NS") or stack.namespace(function) or None
 
     home_value = env.get("FAASAUTH_HOME")
@@ -181,3 +182,18 @@ def resolve_settings(
         timeout=parse_timeout(timeout),
         verbose=verbose,
     )
+
+
+def _warn_no_scheme(url: str) -> None:
+    """faas-cli adds http:// to a gateway given without a scheme; say so unless it is local."""
+    text = url.strip()
+    if "://" in text or not text:
+        return
+    host = text.split("/", 1)[0].rsplit(":", 1)[0].strip("[]").lower()
+    if host in ("localhost", "127.0.0.1", "::1") or host.startswith("127."):
+        return
+    from faasauth.console import warn
+
+    warn(f"the gateway {text} has no scheme: using http:// (plain text); write https:// "
+         "if it serves TLS")
+

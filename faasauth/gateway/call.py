@@ -222,7 +222,10 @@ class Invoker:
             if self.inv.is_async and status == 202:
                 say("Function submitted asynchronously.")
             return outcome
-        what = f"{status} {response.reason_phrase}".strip()
+        from faasauth.tokens.jwt import redact_tokens
+
+        # A reason phrase is the server's text: it may carry the token we just sent.
+        what = redact_tokens(f"{status} {response.reason_phrase}".strip(), sent)
         detail = f"{what}: {reason}" if reason else what
         target = self.inv.target
         if status in (401, 403):

@@ -68,6 +68,7 @@ def exchange(
         form["scope"] = scope
     if audiences:
         form["audience"] = sorted(set(audiences))  # httpx sends a list as repeated fields
+    _warn_plain_http(rt, url)
     sent_at = rt.now()
     try:
         response = fetch(rt.client, "POST", url, data=form,
@@ -151,3 +152,18 @@ def request_api_token(rt: Runtime, subject_token: str) -> ApiToken:
         expires_at(answer.expires_in, answer.access_token, sent_at),
         answer.issued_token_type,
     )
+
+
+def _warn_plain_http(rt: Runtime, url: str) -> None:
+    """The subject token (an IdP token, more powerful than a function token) in clear."""
+    from urllib.parse import urlsplit
+
+    from faasauth.http import is_loopback
+
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        rt.warn_once(
+            "plain-http-exchange",
+            f"sending your identity token to {parts.hostname} over plain http; use https",
+        )
+

@@ -24,6 +24,7 @@ stream by a spooled copy (faasauth.gateway.body.Tee).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, AsyncGenerator, Callable, Generator, Protocol
 from urllib.parse import unquote
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from faasauth.tokens.function import ObtainedToken
 
 CHALLENGE_BODY_LIMIT = 64 * 1024  # read at most this much of a challenge we answer
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a Bearer value may hold
 
 
 class TokenSource(Protocol):
@@ -233,6 +235,15 @@ class _Flow:
     def _authorize(self, request: httpx.Request) -> None:
         assert self.token is not None
         token = self.token.token.access_token
+        if not _HEADER_SAFE.fullmatch(token):
+            from faasauth.errors import MalformedResponse
+
+            # Never the token itself in the message: it is a secret, and may be forged.
+            raise MalformedResponse(
+                f"the token for {self.target} holds characters an HTTP header cannot carry "
+                "(spaces, control or non-ASCII characters); it was not sent",
+                hint="the gateway's token exchange answered a malformed access_token",
+            )
         request.headers["Authorization"] = f"Bearer {token}"
         self.auth.sent_token = token
 

@@ -183,3 +183,129 @@ def test_a_huge_discovery_document_is_refused(
     monkeypatch.setenv("FAASAUTH_CLIENT_SECRET", SECRET)
     result = run("auth", "--authority", hostile.url, "--client-id", "cid")
     assert result.code == 3 and "more than 256 KiB" in result.err
+
+
+# -- 5. server text reaching the terminal ----------------------------------------------
+
+ESCAPES = "\x1b]52;c;aGVsbG8=\x07\x1b[2J"
+
+
+def test_device_grant_text_and_oauth_errors_cannot_drive_the_terminal(
+    hostile: HostileServer, run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hostile.discovery()
+    hostile.route("/device")(lambda r: r.json(200, {
+        "device_code": "dc-0123456789", "user_code": "ABCD\nfaasauth: forged line",
+        "verification_uri": f"https://idp.example/device{ESCAPES}",
+        "verification_uri_complete": f"https://idp.example/device?c=1{ESCAPES}",
+        "expires_in": 600, "interval": 1}))
+    hostile.route("/token")(lambda r: r.json(400, {
+        "error": f"access_denied{ESCAPES}", "error_description": f"no\nfaasauth: ok{ESCAPES}"}))
+    result = run("auth", "--grant", "device", "--authority", hostile.url, "--client-id", "pub",
+                 "--no-browser")
+    assert result.code == 4
+    assert "\x1b" not in result.err and "\x07" not in result.err
+    assert not [line for line in result.err.splitlines() if line.startswith("faasauth: forged")]
+    assert not [line for line in result.err.splitlines() if line.startswith("faasauth: ok")]
+    assert "\\x1b" in result.err  # shown, escaped
+
+
+def test_status_shows_a_hostile_subject_escaped(
+    run: Callable[..., CliResult], tmp_path: pytest.TempPathFactory,
+) -> None:
+    from cli_support import make_jwt
+
+    path = tmp_path / "token"  # type: ignore[operator]
+    path.write_text(make_jwt({"sub": f"mallory{ESCAPES}\nfaasauth: forged",
+                              "iss": f"https://evil{ESCAPES}", "exp": 4_000_000_000}))
+    assert run("auth", "--token-file", str(path)).code == 0
+    result = run("status")
+    assert "\x1b" not in result.out + result.err and "\x07" not in result.out + result.err
+    assert "mallory\\x1b" in result.out
+
+
+# -- 6. the function token in messages ------------------------------------------------
+
+FUNCTION_TOKEN = "fn-token-0123456789abcdef"
+
+
+def invoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+           *args: str) -> CliResult:
+    """`faasauth invoke ...` in this process, with an empty binary stdin as a pipe gives."""
+    import io
+    import sys
+
+    from faasauth.cli import app
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        app.main(["invoke", *args])
+    out, err = capsys.readouterr()
+    assert isinstance(info.value.code, int)
+    return CliResult(info.value.code, out, err)
+
+
+def _gateway(hostile: HostileServer, token: str, refusal: str) -> None:
+    hostile.route("/oauth/token")(lambda r: r.json(200, {
+        "access_token": token, "token_type": "Bearer", "expires_in": 300}))
+
+    @hostile.route("/function/env")
+    def function(request: Request) -> None:
+        if "Authorization" not in request.headers:
+            request.wfile.write(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
+                                b"realm=IAM function invoke\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n")
+        else:
+            request.wfile.write(f"HTTP/1.1 403 {refusal}\r\nContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n".encode())
+
+
+def test_a_reason_phrase_carrying_the_token_is_redacted(
+    hostile: HostileServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gateway(hostile, FUNCTION_TOKEN, f"no thanks {FUNCTION_TOKEN}")
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", SUBJECT)
+    result = invoke(capsys, monkeypatch, "-v", "env", "-g", hostile.url)
+    assert result.code == 4
+    assert FUNCTION_TOKEN not in result.err and "403" in result.err
+
+
+def test_a_token_a_header_cannot_carry_is_refused_before_sending(
+    hostile: HostileServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gateway(hostile, "evil\r\nX-Injected: 1", "never reached")
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", SUBJECT)
+    result = invoke(capsys, monkeypatch, "env", "-g", hostile.url)
+    assert result.code == 3
+    assert "cannot carry" in result.err and "X-Injected" not in result.err
+    assert len([r for r in hostile.seen if r.path == "/function/env"]) == 1  # the probe only
+
+
+# -- 7. the identity token in clear -----------------------------------------------------
+
+
+def test_an_exchange_over_plain_http_to_a_remote_gateway_warns_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from faasauth.config.settings import Settings
+    from faasauth.gateway.exchange import request_function_token
+    from faasauth.runtime import Runtime
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": FUNCTION_TOKEN, "expires_in": 60})
+
+    rt = Runtime(Settings(gateway="http://gw.example.com"),
+                 http_options={"transport": httpx.MockTransport(answer)})
+    request_function_token(rt, SUBJECT, "id_token", ["a:b"])
+    request_function_token(rt, SUBJECT, "id_token", ["a:c"])
+    rt.close()
+    err = capsys.readouterr().err
+    assert err.count("over plain http") == 1 and "gw.example.com" in err
+
+
+def test_a_gateway_without_a_scheme_warns(run: Callable[..., CliResult]) -> None:
+    result = run("status", "-g", "gw.example.com:8080")
+    assert "has no scheme: using http://" in result.err
+    quiet = run("status", "-g", "127.0.0.1:8080")
+    assert "has no scheme" not in quiet.err
