@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator, TextIO
 
 PREFIX = "faasauth"
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@:]*:[^/\s@]*@", re.IGNORECASE)
 
 
 def plain_output(stream: TextIO | None = None) -> bool:
@@ -40,6 +42,8 @@ def printable(text: str) -> str:
     """Text safe to show on a terminal: every control character (ESC of an OSC 52 clipboard
     write or a screen clear, a newline forging a `faasauth:` line, BiDi overrides) shown as
     an escape instead of acting. The one sanitiser every message passes through."""
+    if "@" in text:  # http://user:password@host: the password is no one's business
+        text = _USERINFO.sub(r"\1***@", text)
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() or c == "\t" else _escape(c) for c in text)

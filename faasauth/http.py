@@ -3,6 +3,7 @@ and the translation of transport failures into faasauth errors."""
 
 from __future__ import annotations
 
+import re
 import ssl
 import sys
 from typing import TYPE_CHECKING, Any
@@ -57,8 +58,22 @@ def redact_header(name: str, value: str) -> str:
     return redact_tokens(value)
 
 
+_SECRET_QUERY = re.compile(r"token|key|secret|passw|signature|sig$|code$", re.IGNORECASE)
+
+
+def shown_url(url: httpx.URL) -> str:
+    """A URL for a log line: the values of query keys that look like secrets masked."""
+    if not url.query:
+        return str(url)
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(url.query.decode("ascii", "replace"), keep_blank_values=True)
+    shown = "&".join(f"{k}={REDACTED if _SECRET_QUERY.search(k) else v}" for k, v in pairs)
+    return f"{url.copy_with(query=None)}?{shown}"
+
+
 def _log_request(request: httpx.Request) -> None:
-    say(f"> {request.method} {request.url}")
+    say(f"> {request.method} {shown_url(request.url)}")
     for name, value in request.headers.items():
         say(f"> {name}: {redact_header(name, value)}")
     # Only the small bodies faasauth builds itself (token requests); never a function body.

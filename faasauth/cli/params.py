@@ -25,6 +25,11 @@ def parse_header(text: str) -> tuple[str, str]:
 
     name, sep, value = text.partition(":")
     if sep and _is_token(name.strip()):
+        if not value.isascii() or not value.strip().isprintable():
+            raise UsageFailure(
+                f"invalid header {name.strip()}: its value must be printable ASCII "
+                "(percent-encode other characters)"
+            )
         return name.strip(), value.strip()
     name, sep, value = text.partition("=")
     if sep and _is_token(name):

@@ -17,6 +17,7 @@ from faasauth.errors import UsageFailure
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 DEFAULT_NAMESPACE = "openfaas-fn"
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 86400.0
 STACK_FILES = ("stack.yml", "stack.yaml")
 StoreBackend = Literal["auto", "keyring", "file", "none"]
 STORE_BACKENDS: tuple[StoreBackend, ...] = get_args(StoreBackend)
@@ -67,9 +68,22 @@ class Settings:
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+# Secrets faasauth reads from the environment: a stack file (someone else's, perhaps) must
+# not be able to move them into a URL, so ${VAR} stays as written for these.
+SECRET_VARIABLES = frozenset({
+    "FAASAUTH_CLIENT_SECRET", "FAASAUTH_SUBJECT_TOKEN", "FAASAUTH_ID_TOKEN", "FAASAUTH_SIGN_KEY",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "OPENFAAS_ID_TOKEN",
+})
+
+
 def _expand_env(text: str, env: Mapping[str, str]) -> str:
     # faas-cli substitutes ${VAR} and ${VAR:-default} in stack files before parsing.
-    return _ENV_REF.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), text)
+    def value(match: re.Match[str]) -> str:
+        if match.group(1) in SECRET_VARIABLES:
+            return match.group(0)
+        return env.get(match.group(1)) or (match.group(2) or "")
+
+    return _ENV_REF.sub(value, text)
 
 
 class StackFile:
@@ -134,6 +148,8 @@ def parse_timeout(value: str | float | None) -> float:
         raise UsageFailure(f"invalid timeout: {value!r} (use seconds, e.g. 30 or 30s)") from None
     if not seconds > 0:
         raise UsageFailure(f"invalid timeout: {value!r} (must be more than zero)")
+    if not seconds <= MAX_TIMEOUT:  # inf, nan
+        raise UsageFailure(f"invalid timeout: {value!r} (at most {MAX_TIMEOUT:g} seconds)")
     return seconds
 
 

@@ -5,7 +5,7 @@ A failed renewal leaves the stored entry as it was."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Mapping, TYPE_CHECKING
 
 from faasauth.errors import FaasauthError, LoginFailed, MalformedResponse, NotLoggedIn
 from faasauth.idp.discovery import ProviderEndpoints
@@ -62,7 +62,7 @@ def renew(rt: Runtime, login: Login) -> Login:
     public = login.auth_method == "none"
     secret = (
         read_client_secret(None, rt.env, allow_stdin=False)
-        if login.client_id and not public else None
+        if login.client_id and not public and _configured_for(rt.env, login) else None
     )
     can_grant_again = login.grant == "client_credentials" and bool(secret)
     # The method that worked at login time, without another discovery round trip.
@@ -130,3 +130,14 @@ def _renew_ambient(rt: Runtime, login: Login) -> Login:
 
 def _no_prompt() -> Any:
     raise AssertionError("renewal never prompts")
+
+
+def _configured_for(env: Mapping[str, str], login: Login) -> bool:
+    """Whether the environment's client secret is this login's: when FAASAUTH_CLIENT_ID or
+    FAASAUTH_AUTHORITY name another client or IdP, their secret is not sent to this one."""
+    client_id = (env.get("FAASAUTH_CLIENT_ID") or "").strip()
+    authority = (env.get("FAASAUTH_AUTHORITY") or "").strip().rstrip("/")
+    if client_id and client_id != login.client_id:
+        return False
+    return not authority or authority == (login.authority or "").rstrip("/")
+

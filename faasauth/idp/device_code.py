@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 DEFAULT_INTERVAL = 5.0  # RFC 8628 3.2
 SLOW_DOWN_STEP = 5.0  # RFC 8628 3.5
+MIN_INTERVAL = 1.0  # never poll faster than this, whatever the server says
+MAX_EXPIRES_IN = 3600.0  # a code that "lives" longer is waited for this long at most
 TRANSIENT_FAILURES_TOLERATED = 3  # consecutive network/5xx failures while polling
 FINAL_ERRORS = {
     "access_denied": "the request was denied",
@@ -57,8 +59,8 @@ class DeviceCode:
             user_code=str(user_code),
             verification_uri=str(uri),
             verification_uri_complete=complete if isinstance(complete, str) and complete else None,
-            expires_in=_seconds(expires_in) or 1800.0,
-            interval=_seconds(interval) or DEFAULT_INTERVAL,
+            expires_in=min(_seconds(expires_in) or 1800.0, MAX_EXPIRES_IN),
+            interval=max(_seconds(interval) or DEFAULT_INTERVAL, MIN_INTERVAL),
         )
 
 
@@ -66,10 +68,10 @@ def _seconds(value: Any) -> float | None:
     """A positive number of seconds; some servers (Azure AD v1) send numbers as strings."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, (int, float)) and value > 0:
-        return float(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value) if len(value.strip()) < 12 else None
+    if isinstance(value, (int, float)) and value > 0:  # NaN compares false
+        return min(float(value), 1e9)  # 1e400 and Infinity are just "long"
     return None
 
 

@@ -14,7 +14,13 @@ from typing import Any
 
 from faasauth.console import warn
 from faasauth.errors import TransientFailure
-from faasauth.store.home import Home, digest, read_private_file, write_private_file
+from faasauth.store.home import (
+    Home,
+    digest,
+    read_private_file,
+    remove_stale_temp_files,
+    write_private_file,
+)
 
 ENTRY_VERSION = 1
 KEYRING_SERVICE = "faasauth"  # the service name of every keyring item
@@ -68,6 +74,10 @@ class TokenStore:
         """Delete entries too damaged to name (so `keys()` never lists them)."""
         return 0
 
+    def remove_stale_temp_files(self) -> int:
+        """Delete temporary files a killed writer left (they hold whole entries)."""
+        return 0
+
 
 class NullStore(TokenStore):
     """Keeps nothing: every command logs in or exchanges afresh."""
@@ -104,6 +114,7 @@ class FileStore(TokenStore):
 
     def put(self, key: str, value: Entry) -> None:
         try:
+            remove_stale_temp_files(self.directory)
             write_private_file(self._path(key), encode_entry(key, value))
         except OSError as exc:
             raise TransientFailure(f"cannot write the token store: {exc.strerror}") from exc
@@ -126,9 +137,12 @@ class FileStore(TokenStore):
                 found.append(key)
         return found
 
+    def remove_stale_temp_files(self) -> int:
+        return remove_stale_temp_files(self.directory)
+
     def remove_unreadable(self) -> int:
         known = {f"{digest(key)}.json" for key in self.keys()}
-        removed = 0
+        removed = remove_stale_temp_files(self.directory, older_than=0)
         for path in self.directory.glob("*.json"):
             if path.name not in known:
                 path.unlink(missing_ok=True)

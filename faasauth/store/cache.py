@@ -101,4 +101,6 @@ class TokenCache:
         if gateway is None:
             # Damaged entries name no gateway, but may still hold a secret.
             removed += self.store.remove_unreadable()
+        else:
+            self.store.remove_stale_temp_files()
         return removed

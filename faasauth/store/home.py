@@ -22,7 +22,10 @@ def digest(text: str) -> str:
 def ensure_private_dir(path: Path) -> None:
     """Create `path` as 0700, tightening it if it already exists looser."""
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Each missing parent too is made 0700: mkdir(parents=True) would leave them to the
+        # umask (0777 under umask 000).
+        for missing in reversed([p for p in (path, *path.parents) if not p.exists()]):
+            missing.mkdir(mode=0o700, exist_ok=True)
         if path.stat().st_mode & 0o077:
             path.chmod(0o700)
     except OSError as exc:
@@ -44,6 +47,25 @@ def write_private_file(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+STALE_TEMP_SECONDS = 60.0  # a writer renames its temporary file within well under this
+
+
+def remove_stale_temp_files(directory: Path, *, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Delete `.tmp-*` files a killed writer left behind: they hold whole token entries."""
+    import time
+
+    removed = 0
+    cutoff = time.time() - older_than
+    for path in directory.glob(".tmp-*"):
+        try:
+            if path.lstat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def read_private_file(path: Path) -> bytes | None:

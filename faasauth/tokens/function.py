@@ -34,7 +34,7 @@ class FunctionToken:
             token = cls(
                 access_token=str(entry["access_token"]),
                 token_type=str(entry.get("token_type") or "Bearer"),
-                expires_at=None if entry.get("expires_at") is None else float(entry["expires_at"]),
+                expires_at=_finite(entry.get("expires_at")),
                 scope=entry.get("scope"),
                 audience=[str(a) for a in entry.get("audience") or []],
                 obtained_at=float(entry.get("obtained_at") or 0.0),
@@ -42,6 +42,17 @@ class FunctionToken:
         except (KeyError, TypeError, ValueError):
             return None
         return token if token.access_token else None
+
+
+def _finite(value: Any) -> float | None:
+    # Infinity or NaN in a (tampered or damaged) entry: unknown, never "valid forever".
+    from faasauth.tokens.expiry import finite_number
+
+    if value is None:
+        return None
+    if not finite_number(value):
+        raise ValueError("not a finite number")
+    return float(value)
 
 
 @dataclass

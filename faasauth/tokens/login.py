@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, Mapping, get_args
 
 from faasauth.tokens.expiry import expires_at as expiry_time
+from faasauth.tokens.expiry import finite_number
 from faasauth.tokens.jwt import unverified_claims
 from faasauth.tokens.response import TokenResponse
 
@@ -76,7 +77,7 @@ class Login:
         numbers = (login.expires_at, login.obtained_at)
         if not (isinstance(login.gateway, str) and login.gateway and login.grant in LOGIN_GRANTS
                 and all(v is None or isinstance(v, str) for v in texts)
-                and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                and all(v is None or finite_number(v)
                         for v in numbers)
                 and _valid_source(login.grant, login.source)):
             return None
