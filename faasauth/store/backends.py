@@ -128,6 +128,8 @@ class FileStore(TokenStore):
     def keys(self) -> list[str]:
         found = []
         for path in sorted(self.directory.glob("*.json")):
+            if path.is_symlink():  # never ours: not listed, not followed
+                continue
             try:
                 envelope = json.loads(path.read_bytes())
                 key = envelope["key"]

@@ -26,7 +26,18 @@ def ensure_private_dir(path: Path) -> None:
         # umask (0777 under umask 000).
         for missing in reversed([p for p in (path, *path.parents) if not p.exists()]):
             missing.mkdir(mode=0o700, exist_ok=True)
-        if path.stat().st_mode & 0o077:
+        if path.is_symlink():
+            raise UsageFailure(
+                f"the faasauth home {path} is a symlink: refusing to tighten what it points to",
+                hint="point FAASAUTH_HOME at the real directory",
+            )
+        info = path.stat()
+        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+            raise UsageFailure(
+                f"the faasauth home {path} belongs to another user (uid {info.st_uid})",
+                hint="use a home of your own (FAASAUTH_HOME)",
+            )
+        if info.st_mode & 0o077:
             path.chmod(0o700)
     except OSError as exc:
         raise UsageFailure(f"cannot use the faasauth home directory {path}: {exc.strerror}") from exc
@@ -68,14 +79,27 @@ def remove_stale_temp_files(directory: Path, *, older_than: float = STALE_TEMP_S
     return removed
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 def read_private_file(path: Path) -> bytes | None:
+    """The file's bytes (None when absent), tightened to 0600; a symlink is refused: the
+    store only ever holds files it wrote, and a link would make us chmod or read elsewhere."""
     try:
-        with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_mode & 0o077:
-                os.chmod(path, 0o600)
-            return handle.read()
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        if path.is_symlink():
+            raise UsageFailure(
+                f"refusing the symlink {path} in the faasauth home: it holds only its own files",
+                hint="remove the link",
+            ) from exc
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if os.fstat(handle.fileno()).st_mode & 0o077:
+            os.fchmod(handle.fileno(), 0o600)
+        return handle.read()
 
 
 class Home:

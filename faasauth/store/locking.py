@@ -57,7 +57,18 @@ class FileLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            # O_NOFOLLOW: a (dangling) symlink in place of the lock must not create or lock
+            # a file elsewhere.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as exc:
+            if not self.path.is_symlink():
+                raise
+            from faasauth.errors import UsageFailure
+
+            raise UsageFailure(
+                f"refusing the symlink {self.path} in the faasauth home", hint="remove the link"
+            ) from exc
         try:
             # A lock file created by an older version, or by hand, may be looser than 0600.
             if os.fstat(fd).st_mode & 0o077:

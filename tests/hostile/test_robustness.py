@@ -147,3 +147,55 @@ def test_renewal_does_not_send_another_clients_secret(monkeypatch: pytest.Monkey
                            login)
     assert not _configured_for({"FAASAUTH_CLIENT_ID": "b"}, login)
     assert not _configured_for({"FAASAUTH_AUTHORITY": "https://idp-b"}, login)
+
+
+# -- 11. symlinks in and around the store ----------------------------------------------------
+
+
+def _logged_in(run: Callable[..., CliResult], tmp_path: Path) -> Path:
+    token = tmp_path / "t"
+    token.write_text(make_jwt({"sub": "a", "iss": "https://i", "exp": 4_000_000_000}))
+    assert run("auth", "--token-file", str(token)).code == 0
+    return Path(os.environ["FAASAUTH_HOME"])
+
+
+def test_a_symlinked_entry_is_refused_and_its_target_untouched(
+    run: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    home = _logged_in(run, tmp_path)
+    entry = next((home / "tokens").glob("*.json"))
+    target = tmp_path / "elsewhere.json"
+    target.write_text(entry.read_text())
+    target.chmod(0o644)
+    entry.unlink()
+    entry.symlink_to(target)
+    result = run("status")
+    assert result.code == 4  # the link is not a login: not listed, not followed
+    assert target.stat().st_mode & 0o777 == 0o644  # not chmod'ed through the link
+    assert run("exchange").code == 2  # reading the login refuses the link
+
+
+def test_a_dangling_lock_symlink_creates_nothing(tmp_path: Path) -> None:
+    from faasauth.errors import UsageFailure
+    from faasauth.store.locking import FileLock
+
+    lock = tmp_path / "x.lock"
+    target = tmp_path / "created-through-the-link"
+    lock.symlink_to(target)
+    with pytest.raises(UsageFailure):
+        FileLock(lock, timeout=1).acquire()
+    assert not target.exists()
+
+
+def test_a_symlinked_home_is_refused(tmp_path: Path) -> None:
+    from faasauth.errors import UsageFailure
+    from faasauth.store.home import ensure_private_dir
+
+    real = tmp_path / "real"
+    real.mkdir(mode=0o755)
+    link = tmp_path / "home"
+    link.symlink_to(real)
+    with pytest.raises(UsageFailure) as raised:
+        ensure_private_dir(link)
+    assert "symlink" in raised.value.message
+    assert real.stat().st_mode & 0o777 == 0o755
