@@ -273,8 +273,39 @@ def fetch(
     limit: int = ANSWER_LIMIT, **options: Any,
 ) -> Answer:
     """One request whose answer is read whole, but never more than `limit` bytes
-    (decompressed: a gzip bomb stops there) and never past `timeout` seconds in all: a
-    server dripping its body a byte at a time cannot hold the command (or a store lock)."""
+    (decompressed: a gzip bomb stops there) and never past `timeout` seconds in all,
+    headers included: a server dripping its answer a byte at a time cannot hold the command
+    (or a store lock). httpx's timeouts are per read, so the request runs in a worker thread
+    that is abandoned at the deadline (its connection is never reused)."""
+    import contextvars
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["answer"] = _read_capped(client, method, url, what, timeout, limit, options)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    context = contextvars.copy_context()  # --verbose and library logging settings
+    worker = threading.Thread(target=context.run, args=(work,), daemon=True)
+    worker.start()
+    worker.join(timeout + 1.0)
+    if worker.is_alive():
+        raise TransientFailure(
+            f"{what} failed: {_origin(url)} did not finish its answer within {timeout:g}s"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    answer: Answer = outcome["answer"]
+    return answer
+
+
+def _read_capped(
+    client: httpx.Client, method: str, url: str, what: str, timeout: float, limit: int,
+    options: dict[str, Any],
+) -> Answer:
     import time
 
     from faasauth.errors import MalformedResponse

@@ -76,6 +76,14 @@ def renew(rt: Runtime, login: Login) -> Login:
     if login.refresh_token and login.token_endpoint and login.client_id:
         result = refresh(rt, login.token_endpoint, login.refresh_token, client)
         if isinstance(result, TokenResponse):
+            if login.id_token and not result.id_token:
+                # The subject would silently become an access token, which the gateway's
+                # JwtIssuer may not accept: keep the subject's kind, or say why not.
+                raise LoginFailed(
+                    f"renewing the login for {login.gateway}: the identity provider's refresh "
+                    "answer has no id_token, and the login's subject is an ID token",
+                    hint="log in again (faasauth auth); ask for the `openid` scope",
+                )
             # A provider that does not rotate refresh tokens sends none back: keep ours.
             return login_from(rt, result, previous_refresh=login.refresh_token, **settings)
         if result is None and not can_grant_again:

@@ -246,3 +246,19 @@ def test_confidential_device_login_refreshes_with_its_secret(idp: IdP) -> None:
     assert idp.basic(request) == ("conf", CC_SECRET)
     assert idp.form(request) == {"grant_type": "refresh_token", "refresh_token": OLD_REFRESH}
     assert renewed.auth_method == "client_secret_basic"
+
+
+def test_a_refresh_answer_without_id_token_does_not_switch_the_subject(
+    idp: IdP, isolated_environment: Path
+) -> None:
+    from faasauth.errors import LoginFailed
+
+    login = stored(idp)
+    keep(login)
+    idp.server.expect_request("/token", method="POST").respond_with_json(
+        {"access_token": "at-new-0123456789", "expires_in": 300})
+    with pytest.raises(LoginFailed) as raised:
+        renew_at(login)
+    assert "no id_token" in raised.value.message and raised.value.exit_code == 4
+    again = make_runtime().store.get(login_key(GATEWAY))
+    assert again is not None and Login.from_entry(again) == login  # left as it was

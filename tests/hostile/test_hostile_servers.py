@@ -309,3 +309,20 @@ def test_a_gateway_without_a_scheme_warns(run: Callable[..., CliResult]) -> None
     assert "has no scheme: using http://" in result.err
     quiet = run("status", "-g", "127.0.0.1:8080")
     assert "has no scheme" not in quiet.err
+
+
+def test_dripping_headers_meet_the_overall_deadline(
+    hostile: HostileServer, run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def headers_forever(request: Request) -> None:
+        request.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            request.wfile.write(b"X-Drip: 1\r\n")
+            request.wfile.flush()
+            time.sleep(0.2)
+
+    hostile.route("/token")(headers_forever)
+    result, took = _auth_against(hostile, run, monkeypatch, "--timeout", "1")
+    assert result.code == 3 and "within 1s" in result.err
+    assert took < 5
