@@ -8,6 +8,7 @@
     completion     shell completion scripts and the values TAB asks for
     render         what commands print on stdout (tokens, status)
     device_prompt  the device-grant prompt on stderr, and the browser rule
+    browser_prompt the browser login's link on stderr, and opening the browser
     commands/      one module per command: options -> one request -> one flow -> render
 """
 

@@ -19,23 +19,66 @@ def _minutes(seconds: float) -> str:
 
 
 def may_open_browser(no_browser: bool, env: Mapping[str, str], platform: str = sys.platform) -> bool:
-    """Only for a person at a local terminal with a display."""
-    if no_browser or not (sys.stdin.isatty() and sys.stderr.isatty()):
-        return False
+    """Only for a person at a local terminal with a display (or who named a BROWSER)."""
+    return why_no_browser(no_browser, env, platform) is None
+
+
+def why_no_browser(
+    no_browser: bool, env: Mapping[str, str], platform: str = sys.platform
+) -> str | None:
+    """Why no browser may be opened here, or None when one may. A BROWSER the user set is
+    their word that one can (Python's webbrowser runs it), wherever this runs."""
+    if no_browser:
+        return "--no-browser was given"
+    if (env.get("BROWSER") or "").strip():
+        return None
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return "not at a terminal"
     if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
-        return False
-    if platform.startswith("linux") or "bsd" in platform:
-        return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
-    return True
+        return "over SSH"
+    if (platform.startswith("linux") or "bsd" in platform) and not (
+        env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")
+    ):
+        return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    return None
 
 
 def open_browser(url: str) -> bool:
+    import os
+
+    if (os.environ.get("BROWSER") or "").strip():
+        return _run_browser_variable(os.environ["BROWSER"], url)
     import webbrowser
 
     try:
         return webbrowser.open(url, new=2)
     except Exception:  # a broken browser setup must not break the login
         return False
+
+
+def _run_browser_variable(value: str, url: str) -> bool:
+    """BROWSER as git and gh read it: commands separated by os.pathsep, each a command line
+    (`%s` stands for the URL, else it comes last); the first that succeeds. Unlike Python's
+    webbrowser, a command with arguments works, and no other browser is tried instead."""
+    import os
+    import shlex
+    import subprocess
+
+    for choice in value.split(os.pathsep):
+        try:
+            words = shlex.split(choice)
+        except ValueError:
+            continue
+        if not words:
+            continue
+        argv = [w.replace("%s", url) for w in words] if "%s" in choice else [*words, url]
+        try:
+            # its output goes to stderr: stdout is only for what faasauth was asked for
+            if subprocess.run(argv, stdout=sys.stderr.fileno(), check=False).returncode == 0:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _open_link(code: DeviceCode, opener: Callable[[str], bool] | None) -> None:

@@ -7,16 +7,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, cast
 
 from faasauth.errors import LoginFailed
 from faasauth.idp.device_code import DevicePrompt
 from faasauth.runtime import Runtime
 from faasauth.store.cache import login_key
 from faasauth.tokens.jwt import unverified_claims
-from faasauth.tokens.login import Login, LoginGrant
+from faasauth.tokens.login import Login, LoginGrant, auth_arguments
 from faasauth.tokens.response import TokenResponse
+
+if TYPE_CHECKING:
+    from faasauth.idp.authorization_code import BrowserPrompt
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,17 @@ class AuthRequest:
     token_file: str | None = None
     token_url: str | None = None
     device_url: str | None = None
+    redirect_port: int | None = None  # the browser login's; None: 31111
+    redirect_path: str | None = None  # None: /oauth/callback
+    login_timeout: float | None = None  # None: 300 s
 
 
-def run_auth(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
-    """Log in and store the login for the current gateway; returns it."""
+def run_auth(
+    rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt],
+    browser: BrowserPrompt | None = None,
+) -> Login:
+    """Log in and store the login for the current gateway; returns it. Nothing is stored
+    unless the login completes (an error or Ctrl-C leaves the stored entry as it was)."""
     external = None
     if request.token_file:
         from faasauth.config.secrets import read_token_file
@@ -46,17 +56,53 @@ def run_auth(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePromp
     if external is not None:
         login = login_from_token(rt, external)
     else:
-        login = _log_in(rt, request, prompt)
+        login = _log_in(rt, with_stored_settings(rt, request), prompt, browser)
     with rt.cache.locked(login_key(login.gateway)):
         rt.cache.save_login(login)
     return login
 
 
-def _log_in(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
+def with_stored_settings(rt: Runtime, request: AuthRequest) -> AuthRequest:
+    """`faasauth auth` again, as `gh auth refresh`: the authority, client id, grant and scope
+    of the login stored for the gateway fill what was not given. Flags (and environment)
+    override; another authority or client id starts afresh."""
+    stored = rt.cache.find_login(rt.settings.gateway)
+    if stored is None or stored.grant not in REPEATABLE or not stored.authority:
+        return request
+    if request.authority and request.authority.rstrip("/") != stored.authority.rstrip("/"):
+        return request
+    if request.client_id and request.client_id != stored.client_id:
+        return replace(request, authority=stored.authority)
+    again = replace(
+        request, authority=stored.authority, client_id=stored.client_id,
+        grant=request.grant or stored.grant,
+        scope=request.scope if request.scope is not None else stored.scope,
+    )
+    if again != request:
+        from faasauth.console import say
+
+        say(f"Logging in again to {stored.gateway} with its stored settings: "
+            + auth_arguments(again.authority, again.client_id, again.grant, again.scope))
+    return again
+
+
+REPEATABLE = ("client_credentials", "device", "code")  # the grants a person can run again
+
+
+def _log_in(
+    rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt],
+    browser: BrowserPrompt | None,
+) -> Login:
     from faasauth.config.secrets import read_client_secret
     from faasauth.flows.login import login_from
     from faasauth.idp.grants import LoginRequest, obtain
 
+    redirect = {
+        name: value for name, value in (
+            ("redirect_port", request.redirect_port), ("redirect_path", request.redirect_path),
+            ("login_timeout", request.login_timeout),
+        ) if value is not None
+    }
     login_request = LoginRequest(
         authority=request.authority.rstrip("/") if request.authority else None,
         client_id=request.client_id,
@@ -65,14 +111,13 @@ def _log_in(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt
         client_secret=read_client_secret(request.client_secret_file, rt.env),
         token_url=request.token_url,
         device_url=request.device_url,
+        **redirect,  # type: ignore[arg-type]
     )
-    response, call = obtain(rt, login_request, prompt)
-    grant: LoginGrant = (
-        "client_credentials" if login_request.chosen_grant == "client_credentials" else "device"
-    )
+    response, call = obtain(rt, login_request, prompt, browser)
+    grant = cast(LoginGrant, call.request.chosen_grant)  # one of GRANT_NAMES, all stored
     return login_from(
         rt, response, grant=grant, authority=login_request.authority,
-        client_id=login_request.client_id, scope=login_request.chosen_scope,
+        client_id=login_request.client_id, scope=call.request.chosen_scope,
         token_endpoint=call.endpoints.token_endpoint, auth_method=call.client.auth_method,
     )
 

@@ -11,12 +11,16 @@ from faasauth.cli.options import gateway_options, make_runtime
               help="The identity provider's issuer URL (OIDC discovery). [env: FAASAUTH_AUTHORITY]")
 @click.option("--client-id", envvar="FAASAUTH_CLIENT_ID", metavar="ID",
               help="OAuth client id. [env: FAASAUTH_CLIENT_ID]")
-@click.option("--grant", envvar="FAASAUTH_GRANT", type=click.Choice(["client_credentials", "device"]),
-              help="Default: client_credentials when a client secret is available, else device. "
-              "[env: FAASAUTH_GRANT]")
+@click.option("--grant", envvar="FAASAUTH_GRANT",
+              type=click.Choice(["code", "device_code", "device", "client_credentials", "implicit"]),
+              help="code: the browser login (authorization code with PKCE); device_code (or "
+              "device): a code to approve on another device; client_credentials: a machine. "
+              "Default: client_credentials when a client secret is available, else code when "
+              "a browser can be opened here and the IdP offers it, else device_code; "
+              "`faasauth auth` alone repeats the stored login's grant. [env: FAASAUTH_GRANT]")
 @click.option("--scope", envvar="FAASAUTH_SCOPE", metavar="SCOPES",
-              help="Space-separated scopes. [env: FAASAUTH_SCOPE; default for the device grant: "
-              "'openid offline_access', none for client credentials]")
+              help="Space-separated scopes. [env: FAASAUTH_SCOPE; default for code and "
+              "device_code: 'openid offline_access', none for client credentials]")
 @click.option("--client-secret-file", metavar="PATH",
               help="Read the client secret from PATH ('-' for stdin). [env: "
               "FAASAUTH_CLIENT_SECRET_FILE, or the secret itself in FAASAUTH_CLIENT_SECRET]")
@@ -26,7 +30,16 @@ from faasauth.cli.options import gateway_options, make_runtime
 @click.option("--token-url", metavar="URL", help="Token endpoint, overriding discovery.")
 @click.option("--device-url", metavar="URL",
               help="Device authorization endpoint, overriding discovery.")
-@click.option("--no-browser", is_flag=True, help="Never open a browser for the device grant.")
+@click.option("--no-browser", is_flag=True,
+              help="Never open a browser (the link is printed either way).")
+@click.option("--redirect-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Port on 127.0.0.1 the browser login comes back to; 0: any free port, for "
+              "an IdP that allows any loopback port. [default: 31111, faas-cli's]")
+@click.option("--redirect-path", metavar="PATH",
+              help="Path of the browser login's redirect. [default: /oauth/callback]")
+@click.option("--login-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="How long to wait for the browser login (--timeout is per request). "
+              "[default: 300]")
 @click.option("--print-token", is_flag=True,
               help="Also write the obtained IdP token to stdout.")
 def command(
@@ -39,23 +52,31 @@ def command(
     token_url: str | None,
     device_url: str | None,
     no_browser: bool,
+    redirect_port: int | None,
+    redirect_path: str | None,
+    login_timeout: float | None,
     print_token: bool,
     **connection: object,
 ) -> None:
     """Log in to the identity provider and keep the login for this gateway.
 
-    Machines use client credentials (the secret comes from FAASAUTH_CLIENT_SECRET or a
-    file, never the command line); people use the device grant; CI jobs can hand over an
-    ID token they already have. Later commands renew the login silently.
+    People log in in a browser on this machine (code) or approve a code on another
+    device (device_code); machines use client credentials (the secret comes from
+    FAASAUTH_CLIENT_SECRET or a file, never the command line); CI jobs can hand over an
+    ID token they already have. Later commands renew the login silently, and
+    `faasauth auth` alone logs in again with the settings stored for the gateway.
 
     \b
     Examples:
-      faasauth auth --authority https://idp.example.com --client-id faasauth
+      faasauth auth --authority https://idp.example.com --client-id faasauth --grant code
+      faasauth auth --authority https://idp.example.com --client-id faasauth --grant device_code
       FAASAUTH_CLIENT_SECRET=... faasauth auth --authority https://idp.example.com --client-id ci
       faasauth auth --token-file "$ACTIONS_ID_TOKEN_FILE"
+      faasauth auth
     """
     import sys
 
+    from faasauth.cli.browser_prompt import make_browser_prompt
     from faasauth.cli.device_prompt import make_prompt
     from faasauth.console import say
     from faasauth.flows.auth import AuthRequest, describe, run_auth
@@ -64,9 +85,11 @@ def command(
     request = AuthRequest(
         authority=authority, client_id=client_id, grant=grant, scope=scope,
         client_secret_file=client_secret_file, token_file=token_file, token_url=token_url,
-        device_url=device_url,
+        device_url=device_url, redirect_port=redirect_port, redirect_path=redirect_path,
+        login_timeout=login_timeout,
     )
-    login = run_auth(rt, request, lambda: make_prompt(no_browser, rt.env))
+    login = run_auth(rt, request, lambda: make_prompt(no_browser, rt.env),
+                     make_browser_prompt(no_browser, rt.env))
     say(describe(login, rt.now()))
     if print_token and login.subject_token:
         sys.stdout.write(login.subject_token + "\n")
