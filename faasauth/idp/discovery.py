@@ -96,11 +96,7 @@ def resolve_endpoints(
     if not isinstance(device_endpoint, str) or not device_endpoint:
         device_endpoint = None  # null, "" or junk: the provider does not offer it
     if need_device and device_endpoint is None:
-        raise UsageFailure(
-            f"the identity provider {authority} does not offer the device grant "
-            "(no device_authorization_endpoint in its discovery document)",
-            hint="use --grant client_credentials with a client secret, or pass --device-url",
-        )
+        raise no_device_grant(authority)
     authorization_endpoint = document.get("authorization_endpoint")
     issuer = document.get("issuer")
     return ProviderEndpoints(
@@ -112,6 +108,14 @@ def resolve_endpoints(
         issuer if isinstance(issuer, str) and issuer else None,
         _texts(document.get("code_challenge_methods_supported")),
         document.get("authorization_response_iss_parameter_supported") is True,
+    )
+
+
+def no_device_grant(authority: str | None) -> UsageFailure:
+    return UsageFailure(
+        f"the identity provider {authority} does not offer the device grant "
+        "(no device_authorization_endpoint in its discovery document)",
+        hint="use --grant client_credentials with a client secret, or pass --device-url",
     )
 
 

@@ -21,7 +21,7 @@ from faasauth.console import say
 from faasauth.errors import UsageFailure
 from faasauth.idp.authorization_code import DEFAULT_LOGIN_TIMEOUT, BrowserPrompt
 from faasauth.idp.device_code import DevicePrompt
-from faasauth.idp.discovery import ProviderEndpoints, resolve_endpoints
+from faasauth.idp.discovery import ProviderEndpoints, no_device_grant, resolve_endpoints
 from faasauth.idp.forms import Client
 from faasauth.idp.loopback_redirect import DEFAULT_PATH, DEFAULT_PORT
 from faasauth.runtime import Runtime
@@ -111,23 +111,25 @@ def obtain(
             f"unknown grant {request.grant!r}: use code, device_code or client_credentials"
         )
     endpoints: ProviderEndpoints | None = None
+    why = None  # the line that says which grant was chosen, and why
     if request.grant is None and not request.client_secret:
         endpoints = resolve_endpoints(
             rt, request.authority, token_url=request.token_url, device_url=request.device_url,
             need_device=False, need_discovery=browser is not None and browser.unavailable is None,
         )
-        request = replace(request, grant=_choose_person_grant(endpoints, browser))
+        person_grant, why = _choose_person_grant(endpoints, browser)
+        request = replace(request, grant=person_grant)
     grant = request.chosen_grant
-    if request.grant is None:
-        request = replace(request, grant=grant)
-        say(f"Logging in with client credentials (--grant {grant}): a client secret is "
-            "available.")
+    chosen_for_secret = request.grant is None
+    request = replace(request, grant=grant)
     if grant == "client_credentials" and not request.client_secret:
         raise UsageFailure(
             "the client_credentials grant needs a client secret",
             hint="set FAASAUTH_CLIENT_SECRET, or pass --client-secret-file PATH",
         )
-    if endpoints is None or (grant == "device" and endpoints.device_endpoint is None):
+    if endpoints is not None and grant == "device" and endpoints.device_endpoint is None:
+        raise no_device_grant(request.authority)
+    if endpoints is None:
         endpoints = resolve_endpoints(
             rt,
             request.authority,
@@ -139,22 +141,28 @@ def obtain(
     call = GrantCall(
         request, endpoints, make_client(client_id, request.client_secret, endpoints), prompt, browser,
     )
-    return _grants()[grant](rt, call), call
+    if why:
+        say(why)
+    response = _grants()[grant](rt, call)
+    if chosen_for_secret:  # said once it worked: a failure stays one line
+        say("Logged in with client credentials (--grant client_credentials): a client secret "
+            "is available.")
+    return response, call
 
 
-def _choose_person_grant(endpoints: ProviderEndpoints, browser: BrowserPrompt | None) -> str:
+def _choose_person_grant(
+    endpoints: ProviderEndpoints, browser: BrowserPrompt | None
+) -> tuple[str, str]:
     """The browser login where a browser can be opened and the provider offers it; else the
-    device grant. One line on stderr says which and why."""
+    device grant. With the line for stderr that says which and why."""
     why_not = browser.unavailable if browser is not None else "no browser here"
     if why_not is None:
         if endpoints.offers_browser_login:
-            say("Logging in with the browser (--grant code): a browser can be opened here and "
-                "the identity provider offers it.")
-            return "code"
+            return "code", ("Logging in with the browser (--grant code): a browser can be "
+                            "opened here and the identity provider offers it.")
         why_not = (
             "the identity provider's discovery lists no authorization_endpoint"
             if endpoints.authorization_endpoint is None
             else "the identity provider does not list PKCE S256"
         )
-    say(f"Logging in with the device grant (--grant device_code): {why_not}.")
-    return "device"
+    return "device", f"Logging in with the device grant (--grant device_code): {why_not}."
