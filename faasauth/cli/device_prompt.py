@@ -86,6 +86,22 @@ def _open_link(code: DeviceCode, opener: Callable[[str], bool] | None) -> None:
         say("Opened your browser; if it did not appear, open the link above yourself.")
 
 
+def _copy_code(code: DeviceCode, env: Mapping[str, str] | None) -> None:
+    """--copy-code: the user code to a clipboard, and one line saying where (or why not)."""
+    if env is None:
+        return
+    from faasauth.cli.clipboard import copy_text
+
+    how = copy_text(code.user_code, env)
+    if how is None:
+        say("Could not copy the code: no clipboard tool (wl-copy, xclip, xsel, pbcopy) and "
+            "not at a terminal for OSC 52.")
+    elif how == "OSC 52":
+        say("Asked your terminal to copy the code to its clipboard (OSC 52).")
+    else:
+        say(f"Copied the code to the clipboard ({how}).")
+
+
 class PlainPrompt:
     """Plain lines a CI log can show; no escape codes, no spinner."""
 
@@ -93,14 +109,17 @@ class PlainPrompt:
         self,
         sleep: Callable[[float], None] = time.sleep,
         opener: Callable[[str], bool] | None = None,
+        copy_from: Mapping[str, str] | None = None,  # the environment, for --copy-code
     ) -> None:
         self.sleep = sleep
         self.opener = opener
+        self.copy_from = copy_from
 
     def show(self, code: DeviceCode) -> None:
         say(f"To sign in, open {code.verification_uri} and enter the code: {code.user_code}")
         if code.verification_uri_complete:
             say(f"Or open this link, which carries the code: {code.verification_uri_complete}")
+        _copy_code(code, self.copy_from)
         _open_link(code, self.opener)
         say(f"Waiting for approval (the code expires in {_minutes(code.expires_in)} min)...")
 
@@ -119,12 +138,16 @@ class TerminalPrompt:
         self,
         clock: Callable[[], float] = time.monotonic,
         opener: Callable[[str], bool] | None = None,
+        copy_from: Mapping[str, str] | None = None,  # the environment, for --copy-code
+        qr: bool = True,
     ) -> None:
         from rich.console import Console
 
         self.console = Console(stderr=True)
         self.clock = clock
         self.opener = opener
+        self.copy_from = copy_from
+        self.qr = qr
         self._status: Status | None = None
 
     def show(self, code: DeviceCode) -> None:
@@ -140,9 +163,25 @@ class TerminalPrompt:
             body.append("\n\nor open ")
             body.append(code.verification_uri_complete, style="underline")
         self.console.print(Panel(body, title="Sign in to continue", expand=False))
+        if self.qr and code.verification_uri_complete:
+            self._show_qr(code.verification_uri_complete)
+        _copy_code(code, self.copy_from)
         _open_link(code, self.opener)
         status = self._status = self.console.status("Waiting for approval…")
         status.start()
+
+    def _show_qr(self, link: str) -> None:
+        """The link with the code, for a phone's camera, when the terminal has room."""
+        from rich.text import Text
+
+        from faasauth.cli.qr import fits, qr_lines
+
+        lines = qr_lines(link)
+        size = self.console.size
+        if fits(lines, size.width, size.height):
+            self.console.print("Or scan it with a phone (--no-qr hides this):")
+            for line in lines:
+                self.console.print(Text(line, style="black on white"), soft_wrap=True)
 
     def wait(self, seconds: float, deadline: float) -> None:
         end = self.clock() + seconds
@@ -161,6 +200,12 @@ class TerminalPrompt:
             self.console.print("[green]Approved.[/]")
 
 
-def make_prompt(no_browser: bool, env: Mapping[str, str]) -> PlainPrompt | TerminalPrompt:
+def make_prompt(
+    no_browser: bool, env: Mapping[str, str], *, qr: bool = True, copy_code: bool = False
+) -> PlainPrompt | TerminalPrompt:
+    """Plain lines off a terminal (never a QR code there), else the panel."""
     opener = open_browser if may_open_browser(no_browser, env) else None
-    return PlainPrompt(opener=opener) if plain_output() else TerminalPrompt(opener=opener)
+    copy_from = env if copy_code else None
+    if plain_output():
+        return PlainPrompt(opener=opener, copy_from=copy_from)
+    return TerminalPrompt(opener=opener, copy_from=copy_from, qr=qr)

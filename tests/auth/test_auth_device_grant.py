@@ -378,7 +378,7 @@ def test_command_interrupt_exits_130_and_stores_nothing(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(device_prompt, "make_prompt",
-                        lambda no_browser, env: PlainPrompt(sleep=interrupt))
+                        lambda no_browser, env, **_: PlainPrompt(sleep=interrupt))
     idp.discovery()
     script(idp, device_answer())
     result = run_cli("auth", "--authority", idp.issuer, "--client-id", "public")

@@ -32,6 +32,12 @@ from faasauth.cli.options import gateway_options, make_runtime
               help="Device authorization endpoint, overriding discovery.")
 @click.option("--no-browser", is_flag=True,
               help="Never open a browser (the link is printed either way).")
+@click.option("--no-qr", is_flag=True,
+              help="Do not show the device grant's link as a QR code (shown only on a "
+              "terminal big enough for it).")
+@click.option("--copy-code", is_flag=True,
+              help="Copy the device grant's code to the clipboard (wl-copy, xclip, xsel, "
+              "pbcopy; over SSH: OSC 52, your terminal's clipboard).")
 @click.option("--redirect-port", type=click.IntRange(0, 65535), metavar="PORT",
               help="Port on 127.0.0.1 the browser login comes back to; 0: any free port, for "
               "an IdP that allows any loopback port. [default: 31111, faas-cli's]")
@@ -52,6 +58,8 @@ def command(
     token_url: str | None,
     device_url: str | None,
     no_browser: bool,
+    no_qr: bool,
+    copy_code: bool,
     redirect_port: int | None,
     redirect_path: str | None,
     login_timeout: float | None,
@@ -88,7 +96,8 @@ def command(
         device_url=device_url, redirect_port=redirect_port, redirect_path=redirect_path,
         login_timeout=login_timeout,
     )
-    login = run_auth(rt, request, lambda: make_prompt(no_browser, rt.env),
+    login = run_auth(rt, request,
+                     lambda: make_prompt(no_browser, rt.env, qr=not no_qr, copy_code=copy_code),
                      make_browser_prompt(no_browser, rt.env))
     say(describe(login, rt.now()))
     if print_token and login.subject_token:
