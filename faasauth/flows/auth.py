@@ -65,7 +65,9 @@ def run_auth(
 def with_stored_settings(rt: Runtime, request: AuthRequest) -> AuthRequest:
     """`faasauth auth` again, as `gh auth refresh`: the authority, client id, grant and scope
     of the login stored for the gateway fill what was not given. Flags (and environment)
-    override; another authority or client id starts afresh."""
+    override; another authority or client id starts afresh (another grant, its own scope)."""
+    from faasauth.idp.grants import GRANT_ALIASES, PERSON_GRANTS
+
     stored = rt.cache.find_login(rt.settings.gateway)
     if stored is None or stored.grant not in REPEATABLE or not stored.authority:
         return request
@@ -73,12 +75,15 @@ def with_stored_settings(rt: Runtime, request: AuthRequest) -> AuthRequest:
         return request
     if request.client_id and request.client_id != stored.client_id:
         return replace(request, authority=stored.authority)
+    grant = request.grant or stored.grant
+    # a person's scope suits a person's grant (code, device), not a machine's
+    same_grant = (GRANT_ALIASES.get(grant, grant) in PERSON_GRANTS) == (
+        stored.grant in PERSON_GRANTS)
     again = replace(
-        request, authority=stored.authority, client_id=stored.client_id,
-        grant=request.grant or stored.grant,
-        scope=request.scope if request.scope is not None else stored.scope,
+        request, authority=stored.authority, client_id=stored.client_id, grant=grant,
+        scope=request.scope if request.scope is not None or not same_grant else stored.scope,
     )
-    if again != request:
+    if request.authority is None or request.client_id is None:
         from faasauth.console import say
 
         say(f"Logging in again to {stored.gateway} with its stored settings: "

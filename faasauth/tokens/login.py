@@ -122,7 +122,8 @@ def auth_arguments(
     words = ["--authority", authority or "ISSUER_URL", "--client-id", client_id or "ID"]
     if grant and grant != "token":
         words += ["--grant", grant]
-    if scope is not None and scope != (PERSON_SCOPE if grant in ("device", "code") else ""):
+    person = grant in ("device", "device_code", "code", "authorization_code")
+    if scope is not None and scope != (PERSON_SCOPE if person else ""):
         words += ["--scope", scope]
     return " ".join(w if w.isupper() else shlex.quote(w) for w in words)
 

@@ -180,3 +180,39 @@ def test_an_expired_login_names_its_own_settings() -> None:
         renew(rt, stored)
     assert refused.value.hint == (
         f"run: faasauth auth --authority {ISSUER} --client-id cli --grant code")
+
+
+# -- `faasauth auth` alone -----------------------------------------------------------------------
+
+def stored_code_login() -> object:
+    rt = make_runtime()
+    rt.cache.save_login(Login(gateway=rt.settings.gateway, authority=ISSUER, client_id="cli",
+                              grant="code", scope="openid offline_access groups"))
+    return rt
+
+
+def test_no_flags_take_the_stored_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    from faasauth.flows.auth import AuthRequest, with_stored_settings
+
+    again = with_stored_settings(stored_code_login(), AuthRequest())
+    assert (again.authority, again.client_id, again.grant, again.scope) == (
+        ISSUER, "cli", "code", "openid offline_access groups")
+    assert ("Logging in again to http://127.0.0.1:8080 with its stored settings: --authority "
+            f"{ISSUER} --client-id cli --grant code --scope 'openid offline_access groups'"
+            ) in capsys.readouterr().err
+
+
+def test_flags_override_the_stored_settings() -> None:
+    from faasauth.flows.auth import AuthRequest, with_stored_settings
+
+    rt = stored_code_login()
+    other_grant = with_stored_settings(rt, AuthRequest(grant="device_code"))
+    assert (other_grant.client_id, other_grant.grant, other_grant.scope) == (
+        "cli", "device_code", "openid offline_access groups")  # device too is a person's
+    cc = with_stored_settings(rt, AuthRequest(grant="client_credentials"))
+    assert cc.scope is None  # another grant kind: its own default scope
+    elsewhere = AuthRequest(authority="https://other.example", client_id="x")
+    assert with_stored_settings(rt, elsewhere) == elsewhere
+    other_client = with_stored_settings(rt, AuthRequest(client_id="y"))
+    assert (other_client.authority, other_client.client_id, other_client.grant) == (
+        ISSUER, "y", None)
