@@ -84,7 +84,8 @@ def authorization_code(rt: Runtime, call: GrantCall) -> TokenResponse:
                            hint="use --grant device")
     scope = request.chosen_scope
     pkce, state, nonce = Pkce.new(), secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    with LoopbackRedirect(state, port=request.redirect_port, path=request.redirect_path) as back:
+    where: dict[str, Any] = {"port": request.redirect_port, "path": request.redirect_path}
+    with LoopbackRedirect(state, **{k: v for k, v in where.items() if v is not None}) as back:
         params = {
             "response_type": "code",
             "client_id": call.client.client_id,

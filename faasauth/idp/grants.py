@@ -23,7 +23,6 @@ from faasauth.idp.authorization_code import DEFAULT_LOGIN_TIMEOUT, BrowserPrompt
 from faasauth.idp.device_code import DevicePrompt
 from faasauth.idp.discovery import ProviderEndpoints, no_device_grant, resolve_endpoints
 from faasauth.idp.forms import Client
-from faasauth.idp.loopback_redirect import DEFAULT_PATH, DEFAULT_PORT
 from faasauth.runtime import Runtime
 from faasauth.tokens.response import TokenResponse
 
@@ -44,8 +43,9 @@ class LoginRequest:
     client_secret: str | None = None
     token_url: str | None = None
     device_url: str | None = None
-    redirect_port: int = DEFAULT_PORT
-    redirect_path: str = DEFAULT_PATH
+    # the browser login's redirect; None: faas-cli's (loopback_redirect.DEFAULT_PORT/PATH)
+    redirect_port: int | None = None
+    redirect_path: str | None = None
     login_timeout: float = DEFAULT_LOGIN_TIMEOUT
 
     def __repr__(self) -> str:

@@ -130,18 +130,22 @@ def test_browser_login_stores_a_renewable_login(real_idp: Any,
 
 
 def test_a_wrong_state_is_answered_and_the_wait_goes_on(real_idp: Any) -> None:
-    login = CodeLogin(real_idp, "--redirect-port", "0")
+    login = CodeLogin(real_idp, "--redirect-port", "0", "--verbose")
     url = login.wait_for_link()
     redirect_uri = query(url)["redirect_uri"]
     forged = back_to_faasauth(redirect_uri + "?" + urlencode({"code": "stolen", "state": "x"}))
     assert forged.status_code == 400 and "does not match" in forged.text
     missing = back_to_faasauth(redirect_uri + "?code=stolen")
     assert missing.status_code == 400
-    page = back_to_faasauth(authorize_code(real_idp, url))
+    redirect = authorize_code(real_idp, url)
+    page = back_to_faasauth(redirect)
     assert "Login complete" in page.text
     status, _, err = login.finish()
     assert status == 0, err
     assert stored_login().subject == "alice"
+    # --verbose logs the token request with the code and the verifier redacted
+    assert "code=<redacted>" in err and "code_verifier=<redacted>" in err
+    assert query(redirect)["code"] not in err
 
 
 def test_access_denied_ends_the_login_and_stores_nothing(real_idp: Any,
