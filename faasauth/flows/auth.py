@@ -118,13 +118,34 @@ def _log_in(
         device_url=request.device_url,
         **redirect,  # type: ignore[arg-type]
     )
-    response, call = obtain(rt, login_request, prompt, browser)
+    try:
+        response, call = obtain(rt, login_request, prompt, browser)
+    except LoginFailed as failure:
+        _with_command_to_retry(rt, failure, login_request.grant, request)
+        raise
     grant = cast(LoginGrant, call.request.chosen_grant)  # one of GRANT_NAMES, all stored
     return login_from(
         rt, response, grant=grant, authority=login_request.authority,
         client_id=login_request.client_id, scope=call.request.chosen_scope,
         token_endpoint=call.endpoints.token_endpoint, auth_method=call.client.auth_method,
     )
+
+
+def _with_command_to_retry(
+    rt: Runtime, failure: LoginFailed, grant: str | None, request: AuthRequest
+) -> None:
+    """A person's login that was refused, expired or timed out: its hint ends with the
+    command that tries again (the same one, flags and all, secrets never among them)."""
+    if grant not in (None, "code", "device", "device_code") or not failure.hint:
+        return
+    from faasauth.config.settings import DEFAULT_GATEWAY
+    from faasauth.tokens.login import auth_command
+
+    gateway = rt.settings.gateway if rt.settings.gateway != DEFAULT_GATEWAY else None
+    command = auth_command(gateway, authority=request.authority, client_id=request.client_id)
+    if grant:
+        command += f" --grant {grant}"
+    failure.hint = f"{failure.hint}; run: {command}"
 
 
 def login_from_token(rt: Runtime, token: str) -> Login:

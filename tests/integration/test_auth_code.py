@@ -167,6 +167,8 @@ def test_the_login_timeout_ends_the_wait(real_idp: Any, isolated_environment: Pa
     assert status == 4, err
     assert "no login came back to http://127.0.0.1:" in err and "within 1 s" in err
     assert "--login-timeout" in err
+    assert (f"; run: faasauth auth --authority {real_idp.issuer} --client-id {CODE_CLIENT_ID} "
+            "--grant code") in err  # the real command to try again
     assert stored_entries(isolated_environment) == []
 
 
