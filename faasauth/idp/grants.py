@@ -21,7 +21,11 @@ from faasauth.console import say
 from faasauth.errors import UsageFailure
 from faasauth.idp.authorization_code import DEFAULT_LOGIN_TIMEOUT, BrowserPrompt
 from faasauth.idp.device_code import DevicePrompt
-from faasauth.idp.discovery import ProviderEndpoints, no_device_grant, resolve_endpoints
+from faasauth.idp.discovery import (
+    ProviderEndpoints,
+    no_device_grant,
+    resolve_endpoints,
+)
 from faasauth.idp.forms import Client
 from faasauth.runtime import Runtime
 from faasauth.tokens.response import TokenResponse
@@ -139,7 +143,8 @@ def obtain(
             need_discovery=grant == "code",
         )
     call = GrantCall(
-        request, endpoints, make_client(client_id, request.client_secret, endpoints), prompt, browser,
+        request, endpoints, make_client(client_id, request.client_secret, endpoints), prompt,
+        browser,
     )
     if why:
         say(why)
