@@ -52,6 +52,22 @@ def test_the_qr_code_is_the_link_with_its_finder_patterns() -> None:
         assert [row[c:c + 7] for row in matrix[r:r + 7]] == finder
 
 
+def test_the_qr_code_scans() -> None:
+    """Drawn back as pixels from the half blocks, an independent decoder reads the link."""
+    zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp is not installed "
+                                   "(pip install -e '.[test]')")
+    rows, scale, pad = modules(qr_lines(LINK)), 8, 4
+    width, height = (len(rows[0]) + 2 * pad) * scale, (len(rows) + 2 * pad) * scale
+    pixels = bytearray([255]) * (width * height)
+    for r, row in enumerate(rows):
+        for c, dark in enumerate(row):
+            for y in range((r + pad) * scale, (r + pad + 1) * scale) if dark else ():
+                start = y * width + (c + pad) * scale
+                pixels[start:start + scale] = bytes(scale)
+    image = memoryview(bytes(pixels)).cast("B", (height, width))
+    assert [b.text for b in zxingcpp.read_barcodes(image)] == [LINK]
+
+
 def terminal_prompt(width: int, height: int, qr: bool = True) -> tuple[TerminalPrompt, io.StringIO]:
     from rich.console import Console
 
