@@ -37,6 +37,7 @@ SECRET_FIELDS = frozenset(
         "id_token",
         "refresh_token",
         "device_code",
+        "code",  # an authorization code (the browser login)
         "code_verifier",
         "password",
         "actor_token",

@@ -14,6 +14,8 @@ ISOLATED_PREFIXES = ("FAASAUTH_", "OPENFAAS_")
 ISOLATED_NAMES = ("SSL_CERT_FILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
                   "https_proxy", "all_proxy", "NO_COLOR", "SSH_CONNECTION", "SSH_TTY")
 # A CI runner's own ambient identity and faas-cli's CI rule must not leak into the tests.
+# A person's own browser must never be opened by a test (tests set BROWSER themselves).
+ISOLATED_NAMES += ("BROWSER",)
 ISOLATED_NAMES += ("CI", "GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL",
                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITLAB_CI", "BUILDKITE", "CIRCLECI")
 

@@ -8,6 +8,9 @@
     completion     shell completion scripts and the values TAB asks for
     render         what commands print on stdout (tokens, status)
     device_prompt  the device-grant prompt on stderr, and the browser rule
+    browser_prompt the browser login's link on stderr, and opening the browser
+    qr             the device grant's link as a QR code on a terminal (segno, lazily)
+    clipboard      --copy-code: a local clipboard tool, or OSC 52 over SSH
     commands/      one module per command: options -> one request -> one flow -> render
 """
 

@@ -19,17 +19,35 @@ def _minutes(seconds: float) -> str:
 
 
 def may_open_browser(no_browser: bool, env: Mapping[str, str], platform: str = sys.platform) -> bool:
-    """Only for a person at a local terminal with a display."""
-    if no_browser or not (sys.stdin.isatty() and sys.stderr.isatty()):
-        return False
+    """Only for a person at a local terminal with a display (or who named a BROWSER)."""
+    return why_no_browser(no_browser, env, platform) is None
+
+
+def why_no_browser(
+    no_browser: bool, env: Mapping[str, str], platform: str = sys.platform
+) -> str | None:
+    """Why no browser may be opened here, or None when one may. A BROWSER the user set is
+    their word that one can (Python's webbrowser runs it), wherever this runs."""
+    if no_browser:
+        return "--no-browser was given"
+    if (env.get("BROWSER") or "").strip():
+        return None
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return "not at a terminal"
     if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
-        return False
-    if platform.startswith("linux") or "bsd" in platform:
-        return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
-    return True
+        return "over SSH"
+    if (platform.startswith("linux") or "bsd" in platform) and not (
+        env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")
+    ):
+        return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    return None
 
 
 def open_browser(url: str) -> bool:
+    import os
+
+    if (os.environ.get("BROWSER") or "").strip():
+        return _run_browser_variable(os.environ["BROWSER"], url)
     import webbrowser
 
     try:
@@ -38,9 +56,50 @@ def open_browser(url: str) -> bool:
         return False
 
 
+def _run_browser_variable(value: str, url: str) -> bool:
+    """BROWSER as git and gh read it: commands separated by os.pathsep, each a command line
+    (`%s` stands for the URL, else it comes last); the first that succeeds. Unlike Python's
+    webbrowser, a command with arguments works, and no other browser is tried instead."""
+    import os
+    import shlex
+    import subprocess
+
+    for choice in value.split(os.pathsep):
+        try:
+            words = shlex.split(choice)
+        except ValueError:
+            continue
+        if not words:
+            continue
+        argv = [w.replace("%s", url) for w in words] if "%s" in choice else [*words, url]
+        try:
+            # its output goes to stderr: stdout is only for what faasauth was asked for
+            if subprocess.run(argv, stdout=sys.stderr.fileno(), check=False).returncode == 0:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _open_link(code: DeviceCode, opener: Callable[[str], bool] | None) -> None:
     if opener is not None and opener(code.verification_uri_complete or code.verification_uri):
         say("Opened your browser; if it did not appear, open the link above yourself.")
+
+
+def _copy_code(code: DeviceCode, env: Mapping[str, str] | None) -> None:
+    """--copy-code: the user code to a clipboard, and one line saying where (or why not)."""
+    if env is None:
+        return
+    from faasauth.cli.clipboard import copy_text
+
+    how = copy_text(code.user_code, env)
+    if how is None:
+        say("Could not copy the code: no clipboard tool (wl-copy, xclip, xsel, pbcopy) and "
+            "not at a terminal for OSC 52.")
+    elif how == "OSC 52":
+        say("Asked your terminal to copy the code to its clipboard (OSC 52).")
+    else:
+        say(f"Copied the code to the clipboard ({how}).")
 
 
 class PlainPrompt:
@@ -50,14 +109,17 @@ class PlainPrompt:
         self,
         sleep: Callable[[float], None] = time.sleep,
         opener: Callable[[str], bool] | None = None,
+        copy_from: Mapping[str, str] | None = None,  # the environment, for --copy-code
     ) -> None:
         self.sleep = sleep
         self.opener = opener
+        self.copy_from = copy_from
 
     def show(self, code: DeviceCode) -> None:
         say(f"To sign in, open {code.verification_uri} and enter the code: {code.user_code}")
         if code.verification_uri_complete:
             say(f"Or open this link, which carries the code: {code.verification_uri_complete}")
+        _copy_code(code, self.copy_from)
         _open_link(code, self.opener)
         say(f"Waiting for approval (the code expires in {_minutes(code.expires_in)} min)...")
 
@@ -76,12 +138,16 @@ class TerminalPrompt:
         self,
         clock: Callable[[], float] = time.monotonic,
         opener: Callable[[str], bool] | None = None,
+        copy_from: Mapping[str, str] | None = None,  # the environment, for --copy-code
+        qr: bool = True,
     ) -> None:
         from rich.console import Console
 
         self.console = Console(stderr=True)
         self.clock = clock
         self.opener = opener
+        self.copy_from = copy_from
+        self.qr = qr
         self._status: Status | None = None
 
     def show(self, code: DeviceCode) -> None:
@@ -97,9 +163,25 @@ class TerminalPrompt:
             body.append("\n\nor open ")
             body.append(printable(code.verification_uri_complete), style="underline")
         self.console.print(Panel(body, title="Sign in to continue", expand=False))
+        if self.qr and code.verification_uri_complete:
+            self._show_qr(code.verification_uri_complete)
+        _copy_code(code, self.copy_from)
         _open_link(code, self.opener)
         status = self._status = self.console.status("Waiting for approval…")
         status.start()
+
+    def _show_qr(self, link: str) -> None:
+        """The link with the code, for a phone's camera, when the terminal has room."""
+        from rich.text import Text
+
+        from faasauth.cli.qr import fits, qr_lines
+
+        lines = qr_lines(link)
+        size = self.console.size
+        if fits(lines, size.width, size.height):
+            self.console.print("Or scan it with a phone (--no-qr hides this):")
+            for line in lines:
+                self.console.print(Text(line, style="black on white"), soft_wrap=True)
 
     def wait(self, seconds: float, deadline: float) -> None:
         end = self.clock() + seconds
@@ -118,6 +200,12 @@ class TerminalPrompt:
             self.console.print("[green]Approved.[/]")
 
 
-def make_prompt(no_browser: bool, env: Mapping[str, str]) -> PlainPrompt | TerminalPrompt:
+def make_prompt(
+    no_browser: bool, env: Mapping[str, str], *, qr: bool = True, copy_code: bool = False
+) -> PlainPrompt | TerminalPrompt:
+    """Plain lines off a terminal (never a QR code there), else the panel."""
     opener = open_browser if may_open_browser(no_browser, env) else None
-    return PlainPrompt(opener=opener) if plain_output() else TerminalPrompt(opener=opener)
+    copy_from = env if copy_code else None
+    if plain_output():
+        return PlainPrompt(opener=opener, copy_from=copy_from)
+    return TerminalPrompt(opener=opener, copy_from=copy_from, qr=qr)

@@ -10,16 +10,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, cast
 
 from faasauth.errors import LoginFailed, UsageFailure
 from faasauth.idp.device_code import DevicePrompt
 from faasauth.runtime import Runtime
 from faasauth.store.cache import login_key
 from faasauth.tokens.jwt import unverified_claims
-from faasauth.tokens.login import Login, LoginGrant
+from faasauth.tokens.login import Login, LoginGrant, auth_arguments
 from faasauth.tokens.response import TokenResponse
+
+if TYPE_CHECKING:
+    from faasauth.idp.authorization_code import BrowserPrompt
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,19 @@ class AuthRequest:
     token_file: str | None = None
     token_url: str | None = None
     device_url: str | None = None
+    redirect_port: int | None = None  # the browser login's; None: 31111
+    redirect_path: str | None = None  # None: /oauth/callback
+    login_timeout: float | None = None  # None: 300 s
     ambient: bool = False
     ambient_audience: str | None = None
 
 
-def run_auth(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
-    """Log in and store the login for the current gateway; returns it."""
+def run_auth(
+    rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt],
+    browser: BrowserPrompt | None = None,
+) -> Login:
+    """Log in and store the login for the current gateway; returns it. Nothing is stored
+    unless the login completes (an error or Ctrl-C leaves the stored entry as it was)."""
     if request.ambient:
         login = _ambient_login(rt, request)
     elif request.token_file:
@@ -49,7 +59,7 @@ def run_auth(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePromp
     elif (rt.env.get("FAASAUTH_ID_TOKEN") or "").strip():
         login = login_from_token(rt, _env_token(rt.env["FAASAUTH_ID_TOKEN"]))
     else:
-        login = _log_in(rt, request, prompt)
+        login = _log_in(rt, with_stored_settings(rt, request), prompt, browser)
     with rt.cache.locked(login_key(login.gateway)):
         rt.cache.save_login(login)
     return login
@@ -80,11 +90,52 @@ def _ambient_login(rt: Runtime, request: AuthRequest) -> Login:
     return login_from_ambient(rt, source)
 
 
-def _log_in(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt]) -> Login:
+def with_stored_settings(rt: Runtime, request: AuthRequest) -> AuthRequest:
+    """`faasauth auth` again, as `gh auth refresh`: the authority, client id, grant and scope
+    of the login stored for the gateway fill what was not given. Flags (and environment)
+    override; another authority or client id starts afresh (another grant, its own scope)."""
+    from faasauth.idp.grants import GRANT_ALIASES, PERSON_GRANTS
+
+    stored = rt.cache.find_login(rt.settings.gateway)
+    if stored is None or stored.grant not in REPEATABLE or not stored.authority:
+        return request
+    if request.authority and request.authority.rstrip("/") != stored.authority.rstrip("/"):
+        return request
+    if request.client_id and request.client_id != stored.client_id:
+        return replace(request, authority=stored.authority)
+    grant = request.grant or stored.grant
+    # a person's scope suits a person's grant (code, device), not a machine's
+    same_grant = (GRANT_ALIASES.get(grant, grant) in PERSON_GRANTS) == (
+        stored.grant in PERSON_GRANTS)
+    again = replace(
+        request, authority=stored.authority, client_id=stored.client_id, grant=grant,
+        scope=request.scope if request.scope is not None or not same_grant else stored.scope,
+    )
+    if request.authority is None or request.client_id is None:
+        from faasauth.console import say
+
+        say(f"Logging in again to {stored.gateway} with its stored settings: "
+            + auth_arguments(again.authority, again.client_id, again.grant, again.scope))
+    return again
+
+
+REPEATABLE = ("client_credentials", "device", "code")  # the grants a person can run again
+
+
+def _log_in(
+    rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt],
+    browser: BrowserPrompt | None,
+) -> Login:
     from faasauth.config.secrets import read_client_secret
     from faasauth.flows.login import login_from
     from faasauth.idp.grants import LoginRequest, obtain
 
+    redirect = {
+        name: value for name, value in (
+            ("redirect_port", request.redirect_port), ("redirect_path", request.redirect_path),
+            ("login_timeout", request.login_timeout),
+        ) if value is not None
+    }
     login_request = LoginRequest(
         authority=request.authority.rstrip("/") if request.authority else None,
         client_id=request.client_id,
@@ -93,16 +144,36 @@ def _log_in(rt: Runtime, request: AuthRequest, prompt: Callable[[], DevicePrompt
         client_secret=read_client_secret(request.client_secret_file, rt.env),
         token_url=request.token_url,
         device_url=request.device_url,
+        **redirect,  # type: ignore[arg-type]
     )
-    response, call = obtain(rt, login_request, prompt)
-    grant: LoginGrant = (
-        "client_credentials" if login_request.chosen_grant == "client_credentials" else "device"
-    )
+    try:
+        response, call = obtain(rt, login_request, prompt, browser)
+    except LoginFailed as failure:
+        _with_command_to_retry(rt, failure, login_request.grant, request)
+        raise
+    grant = cast(LoginGrant, call.request.chosen_grant)  # one of GRANT_NAMES, all stored
     return login_from(
         rt, response, grant=grant, authority=login_request.authority,
-        client_id=login_request.client_id, scope=login_request.chosen_scope,
+        client_id=login_request.client_id, scope=call.request.chosen_scope,
         token_endpoint=call.endpoints.token_endpoint, auth_method=call.client.auth_method,
     )
+
+
+def _with_command_to_retry(
+    rt: Runtime, failure: LoginFailed, grant: str | None, request: AuthRequest
+) -> None:
+    """A person's login that was refused, expired or timed out: its hint ends with the
+    command that tries again (the same one, flags and all, secrets never among them)."""
+    if grant not in (None, "code", "device", "device_code") or not failure.hint:
+        return
+    from faasauth.config.settings import DEFAULT_GATEWAY
+    from faasauth.tokens.login import auth_command
+
+    gateway = rt.settings.gateway if rt.settings.gateway != DEFAULT_GATEWAY else None
+    command = auth_command(gateway, authority=request.authority, client_id=request.client_id)
+    if grant:
+        command += f" --grant {grant}"
+    failure.hint = f"{failure.hint}; run: {command}"
 
 
 def login_from_token(rt: Runtime, token: str) -> Login:

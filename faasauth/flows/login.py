@@ -105,7 +105,20 @@ def renew(rt: Runtime, login: Login) -> Login:
         )
         call = GrantCall(request, ProviderEndpoints(login.token_endpoint), client, _no_prompt)
         return login_from(rt, client_credentials(rt, call), **settings)
-    raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}")
+    raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}",
+                      hint=login_hint(rt, login))
+
+
+def login_hint(rt: Runtime, login: Login | None = None) -> str:
+    """The command to run, with the stored login's settings or the configured ones."""
+    from faasauth.config.settings import DEFAULT_GATEWAY
+    from faasauth.tokens.login import auth_command
+
+    gateway = rt.settings.gateway if rt.settings.gateway != DEFAULT_GATEWAY else None
+    return "run: " + auth_command(
+        gateway, login, authority=rt.env.get("FAASAUTH_AUTHORITY") or None,
+        client_id=rt.env.get("FAASAUTH_CLIENT_ID") or None,
+    )
 
 
 def login_from_ambient(rt: Runtime, source: AmbientSource) -> Login:

@@ -58,4 +58,7 @@ def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
     token = faas_cli_token(rt.env, rt.settings.gateway)
     if token:
         return fixed_subject("faas-cli's config.yml", token)
-    raise NotLoggedIn(f"not logged in to {rt.settings.gateway}")
+    from faasauth.flows.login import login_hint
+
+    raise NotLoggedIn(f"not logged in to {rt.settings.gateway}", hint=login_hint(rt))
+

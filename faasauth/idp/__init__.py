@@ -7,4 +7,6 @@
     ambient      the identity a CI job or pod already has: detection, stored sources
     ambient_sources  GitHub Actions, GitLab CI, token files, Buildkite/CircleCI agents
     loopback_redirect  the browser login's redirect receiver on 127.0.0.1 (RFC 8252 7.3)
+    authorization_code the browser login: PKCE S256, state, nonce, the code redeemed with
+                       the verifier, the ID token checked
 """

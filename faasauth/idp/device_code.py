@@ -124,7 +124,7 @@ class DeviceGrant:
             if self.clock() + interval > deadline:
                 raise LoginFailed(
                     f"login failed: {FINAL_ERRORS['expired_token']}",
-                    hint="run faasauth auth again and approve the code in time",
+                    hint="approve the code in time",  # flows.auth adds the command
                 )
             self.prompt.wait(interval, deadline)
             form = {"grant_type": GRANT_DEVICE_CODE, "device_code": code.device_code}
@@ -151,7 +151,7 @@ class DeviceGrant:
             reason = FINAL_ERRORS.get(result.error)
             raise LoginFailed(
                 f"login failed: {result.message()}",
-                hint=f"{reason}; run faasauth auth again" if reason else None,
+                hint=reason,  # flows.auth adds the command to run again
             )
 
 

@@ -18,6 +18,18 @@ class ProviderEndpoints:
     token_endpoint: str
     device_endpoint: str | None = None
     auth_methods: tuple[str, ...] = ()  # empty: the provider did not say
+    # the browser login's (authorization code with PKCE): None without discovery
+    authorization_endpoint: str | None = None
+    issuer: str | None = None
+    pkce_methods: tuple[str, ...] = ()  # code_challenge_methods_supported; empty: not said
+    iss_parameter: bool = False  # authorization_response_iss_parameter_supported (RFC 9207)
+
+    @property
+    def offers_browser_login(self) -> bool:
+        """An authorization endpoint, and S256 among the PKCE methods when it lists them."""
+        return self.authorization_endpoint is not None and (
+            not self.pkce_methods or "S256" in self.pkce_methods
+        )
 
     def client_auth_method(self, has_secret: bool) -> str:
         if not has_secret:
@@ -64,9 +76,11 @@ def resolve_endpoints(
     token_url: str | None,
     device_url: str | None,
     need_device: bool,
+    need_discovery: bool = False,
 ) -> ProviderEndpoints:
-    """Endpoints from discovery, each overridable; discovery is skipped when not needed."""
-    if token_url and (device_url or not need_device):
+    """Endpoints from discovery, each overridable; discovery is skipped when not needed
+    (the browser login always needs it: its authorization endpoint and issuer)."""
+    if token_url and (device_url or not need_device) and not need_discovery:
         return ProviderEndpoints(token_url, device_url)
     if not authority:
         raise UsageFailure(
@@ -84,20 +98,24 @@ def resolve_endpoints(
     if not isinstance(device_endpoint, str) or not device_endpoint:
         device_endpoint = None  # null, "" or junk: the provider does not offer it
     if need_device and device_endpoint is None:
-        raise UsageFailure(
-            f"the identity provider {authority} does not offer the device grant "
-            "(no device_authorization_endpoint in its discovery document)",
-            hint="use --grant client_credentials with a client secret, or pass --device-url",
-        )
+        raise no_device_grant(authority)
     for field, value in (("token_endpoint", token_endpoint),
                          ("device_authorization_endpoint", device_endpoint)):
         if value is not None and value is not token_url and value is not device_url:
             check_endpoint(authority, field, value)
-    methods = document.get("token_endpoint_auth_methods_supported")
+    authorization_endpoint = document.get("authorization_endpoint")
+    if isinstance(authorization_endpoint, str) and authorization_endpoint:
+        check_endpoint(authority, "authorization_endpoint", authorization_endpoint)
+    issuer = document.get("issuer")
     return ProviderEndpoints(
         token_endpoint,
         device_endpoint,
-        tuple(m for m in methods if isinstance(m, str)) if isinstance(methods, list) else (),
+        _texts(document.get("token_endpoint_auth_methods_supported")),
+        authorization_endpoint if isinstance(authorization_endpoint, str) and authorization_endpoint
+        else None,
+        issuer if isinstance(issuer, str) and issuer else None,
+        _texts(document.get("code_challenge_methods_supported")),
+        document.get("authorization_response_iss_parameter_supported") is True,
     )
 
 
@@ -138,4 +156,17 @@ def check_endpoint(authority: str, field: str, url: str) -> None:
             hint="fix the identity provider's configuration, or pass the https:// endpoint "
             "yourself",
         )
+
+
+def no_device_grant(authority: str | None) -> UsageFailure:
+    return UsageFailure(
+        f"the identity provider {authority} does not offer the device grant "
+        "(no device_authorization_endpoint in its discovery document)",
+        hint="use --grant client_credentials with a client secret, or pass --device-url",
+    )
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
 

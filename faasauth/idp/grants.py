@@ -6,23 +6,36 @@
 
 Adding a grant: write its unit (a module in this package), add it to GRANTS, and to the
 `--grant` choices of `faasauth auth`.
+
+Without --grant: client credentials when a secret is available; else the browser login
+(`code`) when a browser can be opened here and discovery lists an authorization_endpoint
+(and S256 when it lists PKCE methods); else the device grant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal, get_args
 
+from faasauth.console import say
 from faasauth.errors import UsageFailure
+from faasauth.idp.authorization_code import DEFAULT_LOGIN_TIMEOUT, BrowserPrompt
 from faasauth.idp.device_code import DevicePrompt
-from faasauth.idp.discovery import ProviderEndpoints, resolve_endpoints
+from faasauth.idp.discovery import (
+    ProviderEndpoints,
+    no_device_grant,
+    resolve_endpoints,
+)
 from faasauth.idp.forms import Client
 from faasauth.runtime import Runtime
 from faasauth.tokens.response import TokenResponse
 
-GrantName = Literal["client_credentials", "device"]
+GrantName = Literal["client_credentials", "device", "code"]
 GRANT_NAMES: tuple[str, ...] = get_args(GrantName)
-DEVICE_DEFAULT_SCOPE = "openid offline_access"
+# faas-cli's names (`faas-cli pro auth --grant`) and the RFCs' mean the same grants
+GRANT_ALIASES = {"device_code": "device", "authorization_code": "code"}
+DEVICE_DEFAULT_SCOPE = "openid offline_access"  # the default of every grant for a person
+PERSON_GRANTS = ("device", "code")
 
 
 @dataclass(frozen=True)
@@ -34,19 +47,24 @@ class LoginRequest:
     client_secret: str | None = None
     token_url: str | None = None
     device_url: str | None = None
+    # the browser login's redirect; None: faas-cli's (loopback_redirect.DEFAULT_PORT/PATH)
+    redirect_port: int | None = None
+    redirect_path: str | None = None
+    login_timeout: float = DEFAULT_LOGIN_TIMEOUT
 
     def __repr__(self) -> str:
         return f"LoginRequest(authority={self.authority!r}, client_id={self.client_id!r})"
 
     @property
     def chosen_grant(self) -> str:
-        return self.grant or ("client_credentials" if self.client_secret else "device")
+        grant = GRANT_ALIASES.get(self.grant or "", self.grant)
+        return grant or ("client_credentials" if self.client_secret else "device")
 
     @property
     def chosen_scope(self) -> str | None:
         if self.scope is not None:
             return self.scope or None
-        return DEVICE_DEFAULT_SCOPE if self.chosen_grant == "device" else None
+        return DEVICE_DEFAULT_SCOPE if self.chosen_grant in PERSON_GRANTS else None
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,7 @@ class GrantCall:
     endpoints: ProviderEndpoints
     client: Client
     prompt: Callable[[], DevicePrompt]
+    browser: BrowserPrompt | None = None  # None: no person at a browser (the library)
 
 
 Grant = Callable[[Runtime, GrantCall], TokenResponse]
@@ -67,35 +86,88 @@ def make_client(client_id: str, secret: str | None, endpoints: ProviderEndpoints
 
 
 def _grants() -> dict[str, Grant]:
+    from faasauth.idp.authorization_code import authorization_code
     from faasauth.idp.client_credentials import client_credentials
     from faasauth.idp.device_code import device_code
 
-    return {"client_credentials": client_credentials, "device": device_code}
+    return {"client_credentials": client_credentials, "device": device_code,
+            "code": authorization_code}
 
 
 def obtain(
-    rt: Runtime, request: LoginRequest, prompt: Callable[[], DevicePrompt]
+    rt: Runtime, request: LoginRequest, prompt: Callable[[], DevicePrompt],
+    browser: BrowserPrompt | None = None,
 ) -> tuple[TokenResponse, GrantCall]:
-    """Run the chosen grant against the IdP: its answer, and how it was obtained."""
+    """Run the chosen grant against the IdP: its answer, and how it was obtained
+    (`call.request.grant` is the grant that ran, also when it was chosen here)."""
     if not request.client_id:
         raise UsageFailure("no client id given: pass --client-id ID (or FAASAUTH_CLIENT_ID)")
+    client_id = request.client_id
+    if request.grant == "implicit":
+        raise UsageFailure(
+            "the implicit grant is not supported: OAuth 2.1 drops it (its tokens travel in "
+            "the browser's URL)",
+            hint="use --grant code (a browser on this machine; the same IdP client works when "
+            "it allows the authorization code flow with PKCE) or --grant device",
+        )
+    if request.grant is not None and request.chosen_grant not in GRANT_NAMES:
+        raise UsageFailure(
+            f"unknown grant {request.grant!r}: use code, device_code or client_credentials"
+        )
+    endpoints: ProviderEndpoints | None = None
+    why = None  # the line that says which grant was chosen, and why
+    if request.grant is None and not request.client_secret:
+        endpoints = resolve_endpoints(
+            rt, request.authority, token_url=request.token_url, device_url=request.device_url,
+            need_device=False, need_discovery=browser is not None and browser.unavailable is None,
+        )
+        person_grant, why = _choose_person_grant(endpoints, browser)
+        request = replace(request, grant=person_grant)
     grant = request.chosen_grant
-    if grant not in GRANT_NAMES:
-        raise UsageFailure(f"unknown grant {grant!r}: use client_credentials or device")
+    chosen_for_secret = request.grant is None
+    request = replace(request, grant=grant)
     if grant == "client_credentials" and not request.client_secret:
         raise UsageFailure(
             "the client_credentials grant needs a client secret",
             hint="set FAASAUTH_CLIENT_SECRET, or pass --client-secret-file PATH",
         )
-    endpoints = resolve_endpoints(
-        rt,
-        request.authority,
-        token_url=request.token_url,
-        device_url=request.device_url,
-        need_device=grant == "device",
-    )
+    if endpoints is not None and grant == "device" and endpoints.device_endpoint is None:
+        raise no_device_grant(request.authority)
+    if endpoints is None:
+        endpoints = resolve_endpoints(
+            rt,
+            request.authority,
+            token_url=request.token_url,
+            device_url=request.device_url,
+            need_device=grant == "device",
+            need_discovery=grant == "code",
+        )
     call = GrantCall(
-        request, endpoints, make_client(request.client_id, request.client_secret, endpoints),
-        prompt,
+        request, endpoints, make_client(client_id, request.client_secret, endpoints), prompt,
+        browser,
     )
-    return _grants()[grant](rt, call), call
+    if why:
+        say(why)
+    response = _grants()[grant](rt, call)
+    if chosen_for_secret:  # said once it worked: a failure stays one line
+        say("Logged in with client credentials (--grant client_credentials): a client secret "
+            "is available.")
+    return response, call
+
+
+def _choose_person_grant(
+    endpoints: ProviderEndpoints, browser: BrowserPrompt | None
+) -> tuple[str, str]:
+    """The browser login where a browser can be opened and the provider offers it; else the
+    device grant. With the line for stderr that says which and why."""
+    why_not = browser.unavailable if browser is not None else "no browser here"
+    if why_not is None:
+        if endpoints.offers_browser_login:
+            return "code", ("Logging in with the browser (--grant code): a browser can be "
+                            "opened here and the identity provider offers it.")
+        why_not = (
+            "the identity provider's discovery lists no authorization_endpoint"
+            if endpoints.authorization_endpoint is None
+            else "the identity provider does not list PKCE S256"
+        )
+    return "device", f"Logging in with the device grant (--grant device_code): {why_not}."

@@ -12,7 +12,7 @@ from faasauth.tokens.response import TokenResponse
 
 # How the login was obtained: a grant at the IdP, a token supplied from outside, or an
 # ambient identity (a CI job's or pod's ID token, fetched again from its `source`).
-LoginGrant = Literal["client_credentials", "device", "token", "ambient"]
+LoginGrant = Literal["client_credentials", "device", "code", "token", "ambient"]
 LOGIN_GRANTS: tuple[str, ...] = get_args(LoginGrant)
 
 # Renew a login this long before its subject token expires, so the gateway never sees
@@ -120,3 +120,37 @@ def _valid_source(grant: str, source: Any) -> bool:
 def _text(value: Any) -> str | None:
     # A claim that is not a string (`"iss": 5`) is not shown, nor stored to be refused later.
     return value if isinstance(value, str) and value else None
+
+
+PERSON_SCOPE = "openid offline_access"  # the default scope of the grants for a person
+
+
+def auth_arguments(
+    authority: str | None, client_id: str | None, grant: str | None = None,
+    scope: str | None = None,
+) -> str:
+    """`faasauth auth`'s flags for these settings, shell-quoted; placeholders only for
+    what nobody has said."""
+    import shlex
+
+    words = ["--authority", authority or "ISSUER_URL", "--client-id", client_id or "ID"]
+    if grant and grant != "token":
+        words += ["--grant", grant]
+    person = grant in ("device", "device_code", "code", "authorization_code")
+    if scope is not None and scope != (PERSON_SCOPE if person else ""):
+        words += ["--scope", scope]
+    return " ".join(w if w.isupper() else shlex.quote(w) for w in words)
+
+
+def auth_command(gateway: str | None, login: Login | None = None, *,
+                 authority: str | None = None, client_id: str | None = None) -> str:
+    """The command that logs in (again) to `gateway` (None: the default gateway): with the
+    stored login's settings when there is one, else with the configured ones."""
+    import shlex
+
+    where = f"-g {shlex.quote(gateway)} " if gateway else ""
+    if login is not None and login.authority:
+        arguments = auth_arguments(login.authority, login.client_id, login.grant, login.scope)
+    else:
+        arguments = auth_arguments(authority, client_id)
+    return f"faasauth auth {where}{arguments}"

@@ -34,6 +34,6 @@ def fake_device_prompt(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waits: list[float] = []
     monkeypatch.setattr(
         device_prompt, "make_prompt",
-        lambda no_browser, env: device_prompt.PlainPrompt(sleep=waits.append),
+        lambda no_browser, env, **_: device_prompt.PlainPrompt(sleep=waits.append),
     )
     return waits

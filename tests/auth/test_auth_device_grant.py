@@ -337,8 +337,8 @@ def test_command_reports_final_errors_and_stores_nothing(
     script(idp, device_answer(), pending(), pending(error))
     result = run_cli("auth", "--authority", idp.issuer, "--client-id", "public")
     assert result.code == 4, result
-    assert f"faasauth: login failed: {error}: say {error}\nhint: {reason}; run faasauth auth " \
-           "again\n" in result.err
+    assert (f"faasauth: login failed: {error}: say {error}\nhint: {reason}; run: faasauth auth "
+            f"--authority {idp.issuer} --client-id public\n") in result.err
     assert "enter the code: WDJB-MJHT" in result.err
     assert result.out == ""
     assert fake_device_prompt == [5.0, 5.0]
@@ -378,7 +378,7 @@ def test_command_interrupt_exits_130_and_stores_nothing(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(device_prompt, "make_prompt",
-                        lambda no_browser, env: PlainPrompt(sleep=interrupt))
+                        lambda no_browser, env, **_: PlainPrompt(sleep=interrupt))
     idp.discovery()
     script(idp, device_answer())
     result = run_cli("auth", "--authority", idp.issuer, "--client-id", "public")
