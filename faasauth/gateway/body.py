@@ -285,11 +285,33 @@ class RequestBody:
             raise _unreadable(exc) from exc
 
 
+class Activity:
+    """Whether a call is still sending (or fetching a token), or since when it waits for
+    the answer: the function call's wait for headers is bounded, its upload is not."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._busy = 0
+        self._since = clock()
+
+    def begin(self) -> None:
+        self._busy += 1
+
+    def end(self) -> None:
+        self._busy -= 1
+        self._since = self._clock()
+
+    def waiting_for(self) -> float:
+        """Seconds spent waiting for the other side (0 while sending)."""
+        return 0.0 if self._busy else self._clock() - self._since
+
+
 class BodyStream(Replayable):
     """`body` as an httpx request stream that replays itself after a challenge."""
 
-    def __init__(self, body: RequestBody) -> None:
+    def __init__(self, body: RequestBody, activity: Activity | None = None) -> None:
         self._body = body
+        self._activity = activity
         self._keep = False
         self._started = False
 
@@ -300,19 +322,31 @@ class BodyStream(Replayable):
         if self._started:  # httpx never sends a request twice; a retry asks again()
             raise RuntimeError("the request body was already sent")
         self._started = True
-        yield from _chunks(self._body.first(keep_copy=self._keep))
+        yield from _sending(self._activity, self._body.first(keep_copy=self._keep))
 
     def again(self) -> tuple[httpx.SyncByteStream, int | None]:
         payload = self._body.again()
-        return _PayloadStream(payload), payload.length
+        return _PayloadStream(payload, self._activity), payload.length
 
 
 class _PayloadStream(httpx.SyncByteStream):
-    def __init__(self, payload: Payload) -> None:
+    def __init__(self, payload: Payload, activity: Activity | None) -> None:
         self._payload = payload
+        self._activity = activity
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from _chunks(self._payload)
+        yield from _sending(self._activity, self._payload)
+
+
+def _sending(activity: Activity | None, payload: Payload) -> Iterator[bytes]:
+    if activity is None:
+        yield from _chunks(payload)
+        return
+    activity.begin()
+    try:
+        yield from _chunks(payload)
+    finally:
+        activity.end()
 
 
 def _chunks(payload: Payload) -> Iterator[bytes]:

@@ -19,9 +19,10 @@ body and the output stream; `faasauth.flows.invoke` wires the real ones.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, Protocol
 from urllib.parse import quote
 
 from faasauth.gateway.challenge import is_function_invoke_challenge
@@ -120,6 +121,9 @@ class Invoker:
         self.out = out
         self.url = invocation.url(settings.gateway)
         self._warned_plain_http = False
+        from faasauth.gateway.body import Activity
+
+        self.activity = Activity(time.monotonic)
 
     def run(self) -> Outcome:
         from faasauth.gateway.function_auth import FunctionAuth
@@ -159,7 +163,7 @@ class Invoker:
         length = self.body.length
         stream: httpx.SyncByteStream | None = None
         if not (length == 0 and self.inv.method in BODYLESS_WHEN_EMPTY):
-            stream = BodyStream(self.body)
+            stream = BodyStream(self.body, self.activity)
             if length is not None:
                 headers["Content-Length"] = str(length)
             else:
@@ -174,11 +178,50 @@ class Invoker:
             request = httpx.Request(request.method, request.url, headers=request.headers,
                                     stream=stream, extensions=request.extensions)
         with self._transport_errors():
-            return self.client.send(request, auth=auth, stream=True, follow_redirects=False)
+            return self._bounded(
+                lambda: self.client.send(request, auth=auth, stream=True, follow_redirects=False)
+            )
+
+    def _bounded(self, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """`send()`, but no longer than --timeout of waiting for an answer once the request
+        (and any token exchange) is out: httpx's timeouts are per read, and a server that
+        drips its headers a byte at a time would hold the call for ever. The upload itself
+        may take as long as the body needs. On the deadline the sending thread is left
+        behind: its connection is never reused, and the command ends."""
+        import contextvars
+        import threading
+
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["response"] = send()
+            except BaseException as exc:  # re-raised in the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(work,),
+                                  daemon=True)
+        worker.start()
+        timeout = self.settings.timeout
+        while worker.is_alive():
+            worker.join(0.05)
+            if worker.is_alive() and self.activity.waiting_for() > timeout:
+                raise TransientFailure(
+                    f"{self.inv.target}: no answer from {self.url} within {timeout:g}s of "
+                    "sending the request"
+                )
+        if "error" in outcome:
+            raise outcome["error"]
+        response: httpx.Response = outcome["response"]
+        return response
 
     def _token(self, audience: str, reject: str | None = None) -> ObtainedToken:
         """A token for the call, with a warning the first time it is about to go out in clear."""
-        token = self.tokens(reject)
+        self.activity.begin()
+        try:
+            token = self.tokens(reject)
+        finally:
+            self.activity.end()
         if not self._warned_plain_http:
             self._warned_plain_http = True
             self._warn_plain_http()

@@ -32,6 +32,19 @@ def open_store(home: Home, backend: str) -> TokenStore:
             return store
         if remembered.get("backend") != "keyring":
             return choose_automatically(home)
+        # A keyring chosen automatically in one session (a desktop) may be out of reach in
+        # another sharing the home (a headless SSH login): check it again, and use the
+        # files for this command when it does not answer, without forgetting the choice.
+        problem = _probe_keyring()
+        if problem is not None:
+            warn(
+                f"{problem}; the keyring chosen earlier for {home.path} cannot be used in this "
+                "session, so tokens go to files there (mode 0600) for now. Set "
+                "FAASAUTH_TOKEN_STORE to choose."
+            )
+            fallback: TokenStore = FileStore(home)
+            fallback.reason = f"{problem} (the remembered keyring is out of reach here)"
+            return fallback
     store = _keyring_store(home)
     if backend == "auto":  # say why as status would: not "FAASAUTH_TOKEN_STORE=keyring"
         store.reason = str(remembered.get("reason") or "chosen automatically earlier")

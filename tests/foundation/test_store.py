@@ -297,3 +297,18 @@ class TestAutomaticChoice:
         assert isinstance(open_store(Home(home), "file"), FileStore)
         assert isinstance(open_store(Home(home), "none"), NullStore)
         assert not (home / BACKEND_STATE).exists()
+
+
+class TestRememberedKeyringRechecked:
+    def test_a_remembered_keyring_out_of_reach_falls_back_for_this_session(
+        self, home: Path, install_keyring, memory_keyring: MemoryKeyring,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        assert open_store(Home(home), "auto").name == "keyring"  # a desktop session chose it
+        install_keyring(FailingKeyring())  # an SSH session sharing the home: no keyring
+        capsys.readouterr()
+        store = open_store(Home(home), "auto")
+        assert isinstance(store, FileStore) and "out of reach" in store.reason
+        assert capsys.readouterr().err.count("faasauth: warning:") == 1
+        # the choice is kept for the session where the keyring answers
+        assert json.loads((home / BACKEND_STATE).read_text())["backend"] == "keyring"

@@ -326,3 +326,21 @@ def test_dripping_headers_meet_the_overall_deadline(
     result, took = _auth_against(hostile, run, monkeypatch, "--timeout", "1")
     assert result.code == 3 and "within 1s" in result.err
     assert took < 5
+
+
+def test_a_function_dripping_its_headers_meets_the_timeout(
+    hostile: HostileServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @hostile.route("/function/slow-headers")
+    def slow(request: Request) -> None:
+        request.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            request.wfile.write(b"X-Drip: 1\r\n")
+            request.wfile.flush()
+            time.sleep(0.2)
+
+    started = time.monotonic()
+    result = invoke(capsys, monkeypatch, "slow-headers", "-g", hostile.url, "--timeout", "1")
+    assert result.code == 3 and "no answer from" in result.err and "within 1s" in result.err
+    assert time.monotonic() - started < 5
