@@ -22,11 +22,13 @@ ID_TOKEN = make_jwt({"iss": "https://idp.example", "sub": "alice", "exp": 4_000_
 def forms_of(value: str) -> list[str]:
     """A secret as it may travel: raw, form-encoded, percent-encoded, inside Basic."""
     encoded = [value, quote_plus(value, safe=""), quote(value, safe="")]
+    lower_hex = [re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), e) for e in encoded[1:]]
     basic = [base64.b64encode(f"cc:{e}".encode()).decode() for e in encoded[:2]]
-    return encoded + basic
+    return encoded + lower_hex + basic
 
 
-SECRETS = [*forms_of(SECRET), DEVICE_CODE, ACCESS, REFRESH, ID_TOKEN, ID_TOKEN.split(".")[1]]
+SECRETS = [*forms_of(SECRET), *forms_of(DEVICE_CODE), *forms_of(ACCESS), *forms_of(REFRESH),
+           ID_TOKEN, ID_TOKEN.split(".")[1]]
 
 
 def assert_no_secret(text: str, *allowed: str) -> None:
