@@ -30,4 +30,33 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as exit_:
         main(["no-such-command"])
     assert exit_.value.code == 2
-    assert "No such command" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("faasauth: no such command 'no-such-command'") and "\nhint: " in err
+
+
+def test_usage_errors_take_faasauths_form_and_suggest(capsys: pytest.CaptureFixture[str]) -> None:
+    from faasauth.cli.app import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["invok", "figlet"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "faasauth: no such command 'invok'", "hint: did you mean 'faasauth invoke'?"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["invoke"])
+    err = capsys.readouterr().err.splitlines()
+    assert exit_.value.code == 2 and err[0].startswith("faasauth: missing argument")
+    assert err[1] == "hint: see 'faasauth invoke --help'" and "Usage:" not in "".join(err)
+
+
+def test_help_command_prints_the_same_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from faasauth.cli.app import main
+
+    for argv, same in ((["help", "invoke"], ["invoke", "--help"]), (["help"], ["--help"])):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+        shown = capsys.readouterr().out
+        with pytest.raises(SystemExit):
+            main(same)
+        assert shown.strip() == capsys.readouterr().out.strip().replace("faasauth help", "faasauth help")

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("logout", "Remove the stored login and cached function tokens for a gateway."),
     "sandbox": ("sandbox", "Run a local OpenFaaS gateway with IAM and an OpenID provider."),
     "completion": ("completion", "Print the shell completion script for SHELL."),
+    "help": ("help", "Show the help of faasauth or of one of its commands."),
 }
 
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         print("", file=sys.stderr)
         code = 130
     except click.ClickException as exc:
-        exc.show()
+        _usage_error(exc)
         code = exc.exit_code
     except BrokenPipeError:
         # `faasauth ... | head`: the reader left; nothing more to say to anyone.
@@ -108,6 +109,23 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _silence_stdout()
     sys.exit(int(code))
+
+
+def _usage_error(exc: click.ClickException) -> None:
+    """click's own errors in faasauth's one-line form: `faasauth: ...` and a `hint:`."""
+    from faasauth.console import error
+
+    message = exc.format_message().strip().rstrip(".")
+    context = getattr(exc, "ctx", None)
+    where = context.command_path if context is not None else "faasauth"
+    hint = f"see '{where} --help'"
+    if message.startswith("No such command"):
+        import difflib
+
+        wrong = message.split("'")[1] if "'" in message else ""
+        close = difflib.get_close_matches(wrong, [*COMMANDS, "help"], n=1, cutoff=0.6)
+        hint = f"did you mean 'faasauth {close[0]}'?" if close else "see 'faasauth --help'"
+    error(message[:1].lower() + message[1:], hint)
 
 
 def _report(exc: Exception, *, verbose: bool) -> int:

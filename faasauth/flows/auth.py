@@ -149,6 +149,7 @@ def _log_in(
     try:
         response, call = obtain(rt, login_request, prompt, browser)
     except LoginFailed as failure:
+        _say_where_the_secret_came_from(rt, failure, request)
         _with_command_to_retry(rt, failure, login_request.grant, request)
         raise
     grant = cast(LoginGrant, call.request.chosen_grant)  # one of GRANT_NAMES, all stored
@@ -156,6 +157,23 @@ def _log_in(
         rt, response, grant=grant, authority=login_request.authority,
         client_id=login_request.client_id, scope=call.request.chosen_scope,
         token_endpoint=call.endpoints.token_endpoint, auth_method=call.client.auth_method,
+    )
+
+
+def _say_where_the_secret_came_from(
+    rt: Runtime, failure: LoginFailed, request: AuthRequest
+) -> None:
+    """`invalid_client` with a secret nobody passed on this command line: it came from the
+    environment (sourced sandbox exports, a CI variable), which a public client must not send."""
+    if "invalid_client" not in failure.message or request.client_secret_file:
+        return
+    source = next((name for name in ("FAASAUTH_CLIENT_SECRET_FILE", "FAASAUTH_CLIENT_SECRET")
+                   if rt.env.get(name)), None)
+    if source is None:
+        return
+    failure.hint = (
+        f"a client secret was sent because {source} is set; for a public client, drop it: "
+        f"env -u {source} faasauth auth ..."
     )
 
 

@@ -62,7 +62,7 @@ def renew(rt: Runtime, login: Login) -> Login:
     public = login.auth_method == "none"
     secret = (
         read_client_secret(None, rt.env, allow_stdin=False)
-        if login.client_id and not public and _configured_for(rt.env, login) else None
+        if login.client_id and not public and configured_for(rt.env, login) else None
     )
     can_grant_again = login.grant == "client_credentials" and bool(secret)
     # The method that worked at login time, without another discovery round trip.
@@ -153,7 +153,7 @@ def _no_prompt() -> Any:
     raise AssertionError("renewal never prompts")
 
 
-def _configured_for(env: Mapping[str, str], login: Login) -> bool:
+def configured_for(env: Mapping[str, str], login: Login) -> bool:
     """Whether the environment's client secret is this login's: when FAASAUTH_CLIENT_ID or
     FAASAUTH_AUTHORITY name another client or IdP, their secret is not sent to this one."""
     client_id = (env.get("FAASAUTH_CLIENT_ID") or "").strip()

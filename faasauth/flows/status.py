@@ -50,6 +50,9 @@ class Status:
     store: StoreInfo
     logins: list[LoginStatus] = field(default_factory=list)
     function_tokens: list[TokenStatus] = field(default_factory=list)
+    # The current gateway's login, or None: `status --json | jq .current_login.expires_in`
+    # never reads another gateway's.
+    current_login: LoginStatus | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `status --json` (a documented interface: keep it stable)."""
@@ -60,7 +63,7 @@ def _left(expires_at: float | None, now: float) -> int | None:
     return None if expires_at is None else int(expires_at - now)
 
 
-def _login_status(login: Login, now: float) -> LoginStatus:
+def _login_status(login: Login, now: float, renewable: bool) -> LoginStatus:
     left = _left(login.expires_at, now)
     return LoginStatus(
         gateway=login.gateway,
@@ -72,7 +75,7 @@ def _login_status(login: Login, now: float) -> LoginStatus:
         expires_at=None if login.expires_at is None else int(login.expires_at),
         expires_in=left,
         expired=left is not None and left <= 0,
-        refreshable=login.refreshable,
+        refreshable=renewable,
         token=mask(login.subject_token),
     )
 
@@ -83,7 +86,7 @@ def collect_status(rt: Runtime) -> Status:
     tokens: list[TokenStatus] = []
     for key, record in rt.cache.records():
         if isinstance(record, Login):
-            logins.append(_login_status(record, now))
+            logins.append(_login_status(record, now, can_renew_now(rt, record)))
         elif isinstance(record, FunctionToken):
             tokens.append(
                 TokenStatus(
@@ -98,6 +101,7 @@ def collect_status(rt: Runtime) -> Status:
         item.gateway == current and (not item.expired or item.refreshable) for item in logins
     )
     store = rt.store
+    current_login = next((item for item in logins if item.gateway == current), None)
     return Status(
         gateway=current,
         usable_login=usable,
@@ -109,7 +113,26 @@ def collect_status(rt: Runtime) -> Status:
         ),
         logins=logins,
         function_tokens=tokens,
+        current_login=current_login,
     )
+
+
+def can_renew_now(rt: Runtime, login: Login) -> bool:
+    """Whether the next command could renew `login` without asking anybody: what `status`
+    calls refreshable, so that "usable" agrees with what `invoke` will do."""
+    if login.refresh_token or login.grant == "ambient":
+        return True
+    if login.grant != "client_credentials" or login.auth_method == "none":
+        return False
+    from faasauth.config.secrets import read_client_secret
+    from faasauth.errors import UsageFailure
+    from faasauth.flows.login import configured_for
+
+    try:
+        secret = read_client_secret(None, rt.env, allow_stdin=False)
+    except UsageFailure:
+        return False
+    return bool(secret) and configured_for(rt.env, login)
 
 
 def remove_stored(rt: Runtime, gateway: str | None) -> int:

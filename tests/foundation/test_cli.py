@@ -126,7 +126,7 @@ def test_usage_errors_are_exit_2_without_traceback(run_cli, args: list[str]) -> 
     result = run_cli(*args)
     assert result.code == 2
     assert "Traceback" not in result.err and result.out == ""
-    assert "Error:" in result.err
+    assert result.err.startswith("faasauth: ") and "\nhint: " in result.err  # one form
 
 
 def test_console_script_entry_point(gateway: Gateway) -> None:

@@ -137,7 +137,7 @@ def test_parents_of_the_home_are_made_private_too(tmp_path: Path) -> None:
 
 
 def test_renewal_does_not_send_another_clients_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    from faasauth.flows.login import _configured_for
+    from faasauth.flows.login import configured_for as _configured_for
     from faasauth.tokens.login import Login
 
     login = Login(gateway="http://gw", authority="https://idp-a", client_id="a",

@@ -68,7 +68,7 @@ def test_methods(echo: FakeGateway, run_cli, method: str) -> None:
 def test_invalid_method_is_exit_2_and_sends_nothing(echo: FakeGateway, run_cli, method) -> None:
     result = run_cli("echo", "--method", method)
     assert result.code == 2
-    assert "Invalid value for '-m' / '--method'" in result.err
+    assert "faasauth: invalid value for '-m' / '--method'" in result.err
     assert echo.requests == []
 
 

@@ -1,0 +1,79 @@
+"""What a new user tripped over (issue 15, points 1-3 and 7): status agrees with the next
+command, JSON that names the current gateway's login, where an unwanted secret came from."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable
+
+import pytest
+
+from cli_support import CliResult, cli_runner, make_jwt
+from hostile.server import HostileServer
+
+GATEWAY = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    return cli_runner(capsys, monkeypatch)
+
+
+def _store(gateway: str, **fields: object) -> None:
+    from faasauth.config.settings import resolve_settings
+    from faasauth.runtime import Runtime
+    from faasauth.tokens.login import Login
+
+    rt = Runtime(resolve_settings(gateway=gateway))
+    values: dict[str, object] = dict(
+        gateway=rt.settings.gateway, authority="https://idp.example", client_id="ci",
+        grant="client_credentials", token_endpoint="https://idp.example/token",
+        auth_method="client_secret_basic",
+        id_token=make_jwt({"sub": "ci", "iss": "https://idp.example", "exp": 1000}),
+        expires_at=1000.0, obtained_at=700.0, issuer="https://idp.example", subject="ci")
+    values.update(fields)
+    rt.cache.save_login(Login(**values))  # type: ignore[arg-type]
+    rt.close()
+
+
+def test_an_expired_client_credentials_login_without_a_secret_is_not_usable(
+    run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _store(GATEWAY)
+    monkeypatch.delenv("FAASAUTH_CLIENT_SECRET", raising=False)
+    result = run("status", "--json")
+    status = json.loads(result.out)
+    assert result.code == 4 and status["usable_login"] is False
+    assert status["current_login"]["refreshable"] is False
+    monkeypatch.setenv("FAASAUTH_CLIENT_SECRET", "s3cret-value")
+    assert run("status", "--json").code == 0
+    monkeypatch.setenv("FAASAUTH_CLIENT_ID", "another-client")  # not this login's secret
+    assert run("status", "--json").code == 4
+
+
+def test_status_json_names_the_current_gateways_login(run: Callable[..., CliResult]) -> None:
+    _store("http://gw-a.example:8080", expires_at=time.time() + 600)
+    _store(GATEWAY, client_id="mine", expires_at=time.time() + 600)
+    status = json.loads(run("status", "--json", "-g", GATEWAY).out)
+    assert status["current_login"]["client_id"] == "mine"
+    assert status["current_login"]["gateway"] == GATEWAY
+    assert len(status["logins"]) == 2
+    other = json.loads(run("status", "--json", "-g", "http://nowhere.example:1").out)
+    assert other["current_login"] is None
+
+
+def test_a_public_client_refused_for_an_environment_secret_says_where_it_came_from(
+    hostile: HostileServer, run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hostile.discovery()
+    hostile.route("/device")(lambda r: r.json(401, {
+        "error": "invalid_client", "error_description": "public client: send no secret"}))
+    monkeypatch.setenv("FAASAUTH_CLIENT_SECRET", "the-sandbox-confidential-secret")
+    result = run("auth", "--grant", "device", "--authority", hostile.url,
+                 "--client-id", "faasauth-cli", "--no-browser")
+    assert result.code == 4
+    assert "FAASAUTH_CLIENT_SECRET is set" in result.err
+    assert "env -u FAASAUTH_CLIENT_SECRET" in result.err
+
+
