@@ -110,6 +110,9 @@ def make_client(settings: Settings, **options: Any) -> httpx.Client:
             options["verify"] = _tls_verification(settings)
         else:
             options["transport"] = _transport_per_scheme(settings)
+    from faasauth import __version__
+
+    options.setdefault("headers", {"User-Agent": f"faasauth/{__version__}"})
     return httpx.Client(
         timeout=httpx.Timeout(settings.timeout),
         trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, as every other CLI
@@ -215,27 +218,49 @@ def _transport_per_scheme(settings: Settings) -> httpx.BaseTransport:
 
 
 def transport_failure(exc: Exception, what: str, settings: Settings) -> TransientFailure:
-    """A one-line, secret-free description of a failed request."""
+    """A one-line, secret-free description of a failed request: what faasauth was doing and
+    where (scheme, host and port), in words - never a library class or an OpenSSL string."""
     import httpx
 
-    host = ""
+    where_to = ""
     if isinstance(exc, httpx.RequestError):
         try:
-            host = exc.request.url.host
+            url = exc.request.url
+            where_to = _origin(str(url.copy_with(query=None, fragment=None)))
         except RuntimeError:
-            host = ""
-    where = f"{what} ({host})" if host else what
+            where_to = ""
+    where = f"{what} ({where_to})" if where_to else what
     if isinstance(exc, httpx.TimeoutException):
         return TransientFailure(f"{where}: timed out after {settings.timeout:g}s")
     reason = str(exc)
+    if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in reason:
+        return TransientFailure(
+            f"{where}: the server does not speak TLS there",
+            hint="try http:// instead of https://, or check the port",
+        )
     if "CERTIFICATE_VERIFY_FAILED" in reason or isinstance(exc.__context__, ssl.SSLError):
         return TransientFailure(
             f"{where}: TLS certificate verification failed",
             hint="pass --cacert FILE for a private CA, or --tls-no-verify to skip the check",
         )
     if isinstance(exc, httpx.ConnectError):
-        return TransientFailure(f"{where}: cannot connect: {first_line(reason) or 'refused'}")
-    return TransientFailure(f"{where}: {type(exc).__name__}: {first_line(reason)}")
+        return TransientFailure(f"{where}: cannot connect: {_plain(reason) or 'refused'}")
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return TransientFailure(f"{where}: the server closed the connection before answering")
+    if isinstance(exc, httpx.WriteError):
+        return TransientFailure(f"{where}: the server closed the connection while we sent")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return TransientFailure(f"{where}: unsupported URL scheme", hint="use http:// or https://")
+    return TransientFailure(f"{where}: the request failed ({_plain(reason) or 'no reason given'})")
+
+
+def _plain(reason: str) -> str:
+    """An OS error's words without its number: `[Errno 111] Connection refused` -> `connection
+    refused`."""
+    import re as _re
+
+    line = first_line(reason)
+    return _re.sub(r"^\[Errno -?\d+\]\s*", "", line).strip()
 
 
 def first_line(text: str, limit: int = 160, *, secrets: tuple[str | None, ...] = ()) -> str:

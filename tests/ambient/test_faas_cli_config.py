@@ -321,7 +321,8 @@ def test_api_token_gateway_unreachable(context_for: Callable[[str], Runtime]) ->
         port = probe.getsockname()[1]
     with pytest.raises(TransientFailure) as caught:
         request_api_token(context_for(f"http://127.0.0.1:{port}"), TOKEN)
-    assert caught.value.message.startswith("API token exchange (127.0.0.1): cannot connect")
+    assert caught.value.message.startswith(
+        f"API token exchange (http://127.0.0.1:{port}): cannot connect")
     assert TOKEN not in caught.value.message and os.linesep not in caught.value.message
 
 

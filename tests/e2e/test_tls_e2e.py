@@ -106,7 +106,8 @@ def test_without_the_ca_verification_fails_and_no_verify_skips_it(
     refused = run("invoke", "echo", env=env)
     assert refused.returncode == 3
     assert refused.stderr.decode().splitlines() == [
-        "faasauth: invoke openfaas-fn:echo (127.0.0.1): TLS certificate verification failed",
+        f"faasauth: invoke openfaas-fn:echo ({sandbox.gateway_url}): TLS certificate "
+        "verification failed",
         "hint: pass --cacert FILE for a private CA, or --tls-no-verify to skip the check",
     ]
     skipped = run("invoke", "echo", "--tls-no-verify", env=env)

@@ -365,7 +365,8 @@ def test_malformed_and_server_errors_are_exit_3(
 def test_connection_refused_is_exit_3(run_cli, subject: str, unused_port: int) -> None:
     result = run_cli("exchange", "-g", f"127.0.0.1:{unused_port}")
     assert result.code == 3
-    assert result.err.startswith("faasauth: token exchange (127.0.0.1): cannot connect")
+    assert result.err.startswith(
+        f"faasauth: token exchange (http://127.0.0.1:{unused_port}): cannot connect")
     assert len(result.err.splitlines()) == 1
 
 
@@ -456,7 +457,8 @@ def test_untrusted_certificate_is_exit_3_with_a_hint(run_cli, subject: str, tls_
     result = run_cli("exchange", "-g", tls_gateway)
     assert result.code == 3
     lines = result.err.splitlines()
-    assert lines[0] == "faasauth: token exchange (127.0.0.1): TLS certificate verification failed"
+    assert lines[0] == (f"faasauth: token exchange ({tls_gateway}): "
+                        "TLS certificate verification failed")
     assert "--cacert" in lines[1] and "--tls-no-verify" in lines[1]
 
 

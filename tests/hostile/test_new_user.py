@@ -77,3 +77,20 @@ def test_a_public_client_refused_for_an_environment_secret_says_where_it_came_fr
     assert "env -u FAASAUTH_CLIENT_SECRET" in result.err
 
 
+
+
+def test_network_errors_say_what_and_where_in_words(
+    hostile: HostileServer, run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hostile.route("/oauth/token")(lambda request: None)  # hangs up without an answer
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "opaque-subject-0123456789")
+    closed = run("exchange", "-g", hostile.url)
+    assert closed.code == 3
+    assert closed.err.startswith(f"faasauth: token exchange ({hostile.url}): the server closed "
+                                 "the connection")
+    port = hostile.url.rsplit(":", 1)[1]
+    not_tls = run("exchange", "-g", f"https://127.0.0.1:{port}")
+    assert not_tls.code == 3
+    assert "does not speak TLS" in not_tls.err and "try http://" in not_tls.err
+    for text in (closed.err, not_tls.err):
+        assert "Error" not in text and "WRONG_VERSION" not in text and "SSL" not in text
