@@ -113,12 +113,30 @@ def run_invoke(
             audience=request.audience,
             decode="accept-encoding" not in names,
         )
+        notes = RememberedFunctions(rt.home, clock=rt.clock)
+        if invocation.is_async and not invocation.auth:
+            warn_async_without_token(invocation, notes.needs_auth(rt.settings.gateway,
+                                                                  invocation.target))
         return invoke(
             invocation,
             settings=rt.settings,
             client=rt.client,
             body=body,
             tokens=tokens,
-            notes=RememberedFunctions(rt.home, clock=rt.clock),
+            notes=notes,
             out=out,
         )
+
+
+def warn_async_without_token(invocation: Invocation, remembered: bool) -> None:
+    """`--async` without `--auth` to a function not known to need a token: the gateway
+    queues the call with a 202 whatever happens, so a protected function's challenge is
+    never seen here; its queued call is refused later, out of sight."""
+    if remembered or invocation.user_authorization:
+        return
+    from faasauth.console import warn
+
+    warn(
+        f"--async without --auth: if {invocation.target} needs a function token, the "
+        "queued call will be refused after the 202; add --auth to send one"
+    )

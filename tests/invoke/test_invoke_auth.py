@@ -294,6 +294,35 @@ def test_async_of_a_remembered_function_sends_the_token(gateway: FakeGateway, ru
     assert gateway.summary() == ["POST /async-function/env 202 +token"]
 
 
+def test_async_without_auth_warns_that_a_protected_function_refuses_later(
+    gateway: FakeGateway, run_cli
+) -> None:
+    gateway.add("env")
+    result = run_cli("env", "--async", input=b"x")
+    assert result.code == 0  # the gateway queues it: 202 whatever the function needs
+    lines = result.err.splitlines()
+    assert lines[0] == (
+        "faasauth: warning: --async without --auth: if openfaas-fn:env needs a function "
+        "token, the queued call will be refused after the 202; add --auth to send one"
+    )
+    assert lines[1:] == ["Function submitted asynchronously."]
+    assert gateway.summary() == ["POST /async-function/env 202"]
+
+
+@pytest.mark.parametrize("how", [["--auth"], ["-H", "Authorization: Bearer mine"]])
+def test_async_with_a_token_does_not_warn(gateway: FakeGateway, run_cli, how: list[str]) -> None:
+    gateway.add("env")
+    result = run_cli("env", "--async", *how, input=b"x")
+    assert result.code == 0 and "warning" not in result.err
+
+
+def test_async_of_a_remembered_function_does_not_warn(gateway: FakeGateway, run_cli) -> None:
+    gateway.add("env")
+    assert run_cli("env").code == 0
+    result = run_cli("env", "--async", input=b"x")
+    assert result.code == 0 and result.err == "Function submitted asynchronously.\n"
+
+
 def _write_stack(namespace: str) -> None:
     Path("stack.yml").write_text(
         "version: 1.0\nprovider:\n  name: openfaas\nfunctions:\n"
