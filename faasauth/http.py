@@ -226,7 +226,7 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
     if isinstance(exc, httpx.RequestError):
         try:
             url = exc.request.url
-            where_to = _origin(str(url.copy_with(query=None, fragment=None)))
+            where_to = origin(str(url.copy_with(query=None, fragment=None)))
         except RuntimeError:
             where_to = ""
     where = f"{what} ({where_to})" if where_to else what
@@ -320,7 +320,7 @@ def fetch(
     worker.join(timeout + 1.0)
     if worker.is_alive():
         raise TransientFailure(
-            f"{what} failed: {_origin(url)} did not finish its answer within {timeout:g}s"
+            f"{what} failed: {origin(url)} did not finish its answer within {timeout:g}s"
         )
     if "error" in outcome:
         raise outcome["error"]
@@ -344,19 +344,19 @@ def _read_capped(
             total += len(chunk)
             if total > limit:
                 raise MalformedResponse(
-                    f"{what} failed: {_origin(url)} answered with more than "
+                    f"{what} failed: {origin(url)} answered with more than "
                     f"{limit // 1024} KiB; not read further"
                 )
             if time.monotonic() > deadline:
                 raise TransientFailure(
-                    f"{what} failed: {_origin(url)} did not finish its answer within "
+                    f"{what} failed: {origin(url)} did not finish its answer within "
                     f"{timeout:g}s"
                 )
             parts.append(chunk)
         return Answer(response, b"".join(parts))
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)

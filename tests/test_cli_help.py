@@ -60,3 +60,30 @@ def test_help_command_prints_the_same_help(capsys: pytest.CaptureFixture[str]) -
         with pytest.raises(SystemExit):
             main(same)
         assert shown.strip() == capsys.readouterr().out.strip().replace("faasauth help", "faasauth help")
+
+
+@pytest.mark.parametrize("argv", [["invoke", "figlet", "-a", "dev:figlet"],
+                                  ["invoke", "-a", "figlet", "dev:figlet"]])
+def test_invoke_dash_a_is_async_and_the_hint_says_so(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    from faasauth.cli.app import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "faasauth: got unexpected extra argument (dev:figlet)",
+        "hint: in invoke, -a is --async (as in faas-cli); for a token audience give "
+        "--audience NS:NAME",
+    ]
+
+
+def test_an_extra_argument_without_dash_a_gets_the_usual_hint(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faasauth.cli.app import main
+
+    with pytest.raises(SystemExit):
+        main(["invoke", "figlet", "dev:figlet"])
+    assert capsys.readouterr().err.splitlines()[1] == "hint: see 'faasauth invoke --help'"

@@ -125,6 +125,15 @@ def _usage_error(exc: click.ClickException) -> None:
         wrong = message.split("'")[1] if "'" in message else ""
         close = difflib.get_close_matches(wrong, [*COMMANDS, "help"], n=1, cutoff=0.6)
         hint = f"did you mean 'faasauth {close[0]}'?" if close else "see 'faasauth --help'"
+    elif (
+        context is not None
+        and context.info_name == "invoke"
+        and message.startswith("Got unexpected extra argument")
+        and context.params.get("is_async")
+    ):
+        # `invoke figlet -a dev:figlet`: -a means --audience to `exchange`, not here.
+        hint = ("in invoke, -a is --async (as in faas-cli); for a token audience give "
+                "--audience NS:NAME")
     error(message[:1].lower() + message[1:], hint)
 
 

@@ -206,9 +206,13 @@ class Invoker:
         while worker.is_alive():
             worker.join(0.05)
             if worker.is_alive() and self.activity.waiting_for() > timeout:
+                from faasauth.http import origin
+
+                # Worded as httpx's own read timeout is (faasauth.http.transport_failure):
+                # which of the two fires first is a matter of scheduling.
                 raise TransientFailure(
-                    f"{self.inv.target}: no answer from {self.url} within {timeout:g}s of "
-                    "sending the request"
+                    f"invoke {self.inv.target} ({origin(self.url)}): timed out after "
+                    f"{timeout:g}s waiting for the answer"
                 )
         if "error" in outcome:
             raise outcome["error"]

@@ -342,5 +342,5 @@ def test_a_function_dripping_its_headers_meets_the_timeout(
 
     started = time.monotonic()
     result = invoke(capsys, monkeypatch, "slow-headers", "-g", hostile.url, "--timeout", "1")
-    assert result.code == 3 and "no answer from" in result.err and "within 1s" in result.err
+    assert result.code == 3 and "timed out after 1s waiting for the answer" in result.err
     assert time.monotonic() - started < 5
