@@ -89,7 +89,7 @@ def renew(rt: Runtime, login: Login) -> Login:
         if result is None and not can_grant_again:
             # Not a refusal but an answer we cannot use: server trouble (exit 3), like login.
             raise MalformedResponse(
-                "login refresh failed: the token endpoint's answer has no access_token"
+                "renewing the login failed: the token endpoint's answer has no access_token"
             )
         problem = (
             f"its refresh was refused ({result.message()})"

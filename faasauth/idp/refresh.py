@@ -12,7 +12,7 @@ def refresh(
 ) -> TokenResponse | TokenError | None:
     """The new token set, the provider's refusal, or None for an answer without a token."""
     form = {"grant_type": GRANT_REFRESH_TOKEN, "refresh_token": refresh_token}
-    result = post_form(rt, token_endpoint, form, client, "login refresh")
+    result = post_form(rt, token_endpoint, form, client, "renewing the login")
     if isinstance(result, TokenError):
         return result
     try:

@@ -129,6 +129,25 @@ def test_refresh_server_trouble_is_transient_and_leaves_the_entry(
     assert stored_files(isolated_environment) == before
 
 
+def test_an_unreachable_token_endpoint_says_it_was_renewing_the_login_and_where(
+    idp: IdP, isolated_environment: Path
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    login = stored(idp, token_endpoint=f"http://127.0.0.1:{port}/token")
+    keep(login)
+    before = stored_files(isolated_environment)
+    with pytest.raises(TransientFailure) as failed:
+        renew_at(login)
+    assert failed.value.message.startswith(
+        f"renewing the login (http://127.0.0.1:{port}): cannot connect"
+    )
+    assert stored_files(isolated_environment) == before
+
+
 def test_refresh_answer_without_access_token_is_malformed(idp: IdP,
                                                           isolated_environment: Path) -> None:
     login = stored(idp)
