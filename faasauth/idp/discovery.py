@@ -60,11 +60,15 @@ def discover(rt: Runtime, authority: str) -> dict[str, Any]:
     response = _get(rt, url, "OIDC discovery")
     document = json_or_none(response)
     if response.status_code != 200 or not isinstance(document, dict):
+        hint = ("check --authority, or pass --token-url (and --device-url) for a provider "
+                "without discovery")
+        if authority.rstrip("/") == rt.settings.gateway.rstrip("/"):
+            hint = ("--authority is the OpenFaaS gateway's URL: give your identity provider's "
+                    "issuer URL, the one the gateway's JwtIssuer trusts")
         raise MalformedResponse(
             f"OIDC discovery failed: {url} answered {response.status_code} "
             f"({summarise_body(response)})",
-            hint="check --authority, or pass --token-url (and --device-url) for a provider "
-            "without discovery",
+            hint=hint,
         )
     return document
 
@@ -87,6 +91,7 @@ def resolve_endpoints(
             "no identity provider given: pass --authority ISSUER_URL (or FAASAUTH_AUTHORITY)"
         )
     document = discover(rt, authority)
+    _refuse_a_gateway(authority, document)
     _check_issuer(authority, document)
     token_endpoint = token_url or document.get("token_endpoint")
     if not isinstance(token_endpoint, str) or not token_endpoint:
@@ -117,6 +122,25 @@ def resolve_endpoints(
         _texts(document.get("code_challenge_methods_supported")),
         document.get("authorization_response_iss_parameter_supported") is True,
     )
+
+
+def _refuse_a_gateway(authority: str, document: dict[str, Any]) -> None:
+    """`--authority` pointed at the OpenFaaS gateway: its discovery document (the issuer of
+    function tokens) offers token exchange and nothing a person or a client can log in with."""
+    from faasauth.idp.forms import (
+        GRANT_CLIENT_CREDENTIALS, GRANT_DEVICE_CODE, GRANT_REFRESH_TOKEN)
+
+    grants = document.get("grant_types_supported")
+    exchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    logins = {GRANT_CLIENT_CREDENTIALS, GRANT_DEVICE_CODE, GRANT_REFRESH_TOKEN,
+              "authorization_code"}
+    if isinstance(grants, list) and exchange in grants and not logins & set(map(str, grants)):
+        raise UsageFailure(
+            f"{authority} is an OpenFaaS gateway (it only exchanges tokens), not an identity "
+            "provider",
+            hint="give --authority (or FAASAUTH_AUTHORITY) your identity provider's issuer URL, "
+            "the one the gateway's JwtIssuer trusts; the gateway is -g or OPENFAAS_URL",
+        )
 
 
 def _check_issuer(authority: str, document: dict[str, Any]) -> None:

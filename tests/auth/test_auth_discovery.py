@@ -52,6 +52,16 @@ def test_discovery_404_html_is_a_transient_failure_with_a_hint(
     assert stored_files(isolated_environment) == {}
 
 
+def test_discovery_404_at_the_gateways_url_says_the_authority_is_the_gateway(
+    run_cli: Callable[..., CliResult], idp: IdP, secret_in_env: str, isolated_environment: Path
+) -> None:
+    idp.server.expect_request(DISCOVERY).respond_with_data("Not Found", 404)
+    result = cc_login(run_cli, idp.issuer, "-g", idp.issuer)
+    assert_one_line_failure(result, 3, "OIDC discovery failed", "answered 404",
+                            "hint: --authority is the OpenFaaS gateway's URL")
+    assert stored_files(isolated_environment) == {}
+
+
 def test_discovery_500_is_a_transient_failure(
     run_cli: Callable[..., CliResult], idp: IdP, secret_in_env: str
 ) -> None:

@@ -193,3 +193,16 @@ def test_open_function_needs_no_login(sandbox: Sandbox) -> None:
     assert result.returncode == 0
     assert result.stdout == bytes(range(256))
     assert sandbox.count("/oauth/token") == 0
+
+
+def test_auth_with_the_gateway_as_authority_says_so(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    result = run("auth", "--authority", sandbox.gateway_url, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode().splitlines() == [
+        f"faasauth: {sandbox.gateway_url} is an OpenFaaS gateway (it only exchanges tokens), "
+        "not an identity provider",
+        "hint: give --authority (or FAASAUTH_AUTHORITY) your identity provider's issuer URL, "
+        "the one the gateway's JwtIssuer trusts; the gateway is -g or OPENFAAS_URL",
+    ]
+    assert run("status", env=env).returncode == 4  # nothing stored
