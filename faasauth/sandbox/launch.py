@@ -1,8 +1,8 @@
 """What `faasauth sandbox` does once its flags are parsed: serve until Ctrl-C, or run a command.
 
-Serving prints `export NAME=value` lines (shell-quoted) on stdout, so that
-`faasauth sandbox > sandbox.env &` followed by `. ./sandbox.env` works, and human notes on
-stderr. Running a command gives it those variables plus a fresh, temporary FAASAUTH_HOME and
+Serving prints `export NAME=value` lines (shell-quoted) on stdout and human notes on
+stderr; `--background` serves from a detached child and returns once the exports are known,
+so that `eval "$(faasauth sandbox --background)"` works straight through, as ssh-agent does. Running a command gives it those variables plus a fresh, temporary FAASAUTH_HOME and
 FAASAUTH_TOKEN_STORE=file (the user's keyring is never touched), and returns its exit status
 the way a shell would (127 when it cannot be found, 128+N when signal N ended it).
 """
@@ -14,6 +14,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from faasauth.errors import FaasauthError
 from faasauth.sandbox.ci import describe as ci_describe
 from faasauth.sandbox.core import Sandbox
 
@@ -96,9 +98,11 @@ def describe(sandbox: Sandbox) -> list[str]:
 
 
 def serve(
-    options: Options, *, out: TextIO, err: TextIO, stop: threading.Event | None = None
+    options: Options, *, out: TextIO, err: TextIO, stop: threading.Event | None = None,
+    close_out: bool = False,
 ) -> int:
-    """Serve until Ctrl-C or SIGTERM (or `stop` is set); 0."""
+    """Serve until Ctrl-C or SIGTERM (or `stop` is set); 0. With `close_out`, `out` is
+    closed once the exports are written: its reader sees the end of them."""
     stopping = stop or threading.Event()
     # signals are handled from before the first line is printed: whoever reads the exports
     # may stop the sandbox at once
@@ -108,6 +112,8 @@ def serve(
             for name, value in sandbox.env().items():
                 print(f"export {name}={shlex.quote(value)}", file=out)
             out.flush()
+            if close_out:
+                out.close()
             for line in describe(sandbox):
                 print(f"faasauth sandbox: {line}", file=err)
             print("faasauth sandbox: serving; Ctrl-C to stop", file=err, flush=True)
@@ -162,3 +168,60 @@ def _on_signal(signum: int, action: Callable[[], Any]) -> Iterator[None]:
         yield
     finally:
         signal.signal(signum, previous)
+
+
+def serve_in_background(options: Options, *, out: TextIO, err: TextIO) -> int:
+    """Serve from a detached child (its own session, stdin from /dev/null, its log in a
+    private temporary file); print its exports and FAASAUTH_SANDBOX_PID once it serves.
+    A child that fails to start: its log on stderr, and its exit status."""
+    if not hasattr(os, "fork"):
+        print("faasauth sandbox: --background needs fork(); run it in another terminal",
+              file=err)
+        return 2
+    log_fd, log_path = tempfile.mkstemp(prefix="faasauth-sandbox-", suffix=".log")
+    read_end, write_end = os.pipe()
+    out.flush()
+    err.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: serve until SIGTERM
+        code = 1
+        try:
+            os.close(read_end)
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            log = os.fdopen(log_fd, "w", buffering=1)
+            exports = os.fdopen(write_end, "w")
+            code = serve(options, out=exports, err=log, close_out=True)
+            if code == 0:  # stopped cleanly: nothing left to look into
+                os.unlink(log_path)
+        except FaasauthError as exc:  # said as the foreground sandbox says it
+            print(f"faasauth: {exc.message}", file=sys.stderr)
+            if exc.hint:
+                print(f"hint: {exc.hint}", file=sys.stderr)
+            code = int(exc.exit_code)
+        except BaseException:  # never back into the parent's code
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    os.close(log_fd)
+    with os.fdopen(read_end) as exports:
+        lines = exports.read()
+    if not lines.strip():
+        _, status = os.waitpid(pid, 0)
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            err.write(log.read())
+        os.unlink(log_path)
+        code = os.waitstatus_to_exitcode(status)
+        return code if code > 0 else 3
+    out.write(lines)
+    out.write(f"export FAASAUTH_SANDBOX_PID={pid}\n")
+    out.flush()
+    print(f"faasauth sandbox: serving in the background as process {pid} (log: {log_path}); "
+          "stop it with: kill $FAASAUTH_SANDBOX_PID", file=err, flush=True)
+    return 0

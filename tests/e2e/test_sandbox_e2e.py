@@ -206,3 +206,70 @@ def test_auth_with_the_gateway_as_authority_says_so(sandbox: Sandbox) -> None:
         "the one the gateway's JwtIssuer trusts; the gateway is -g or OPENFAAS_URL",
     ]
     assert run("status", env=env).returncode == 4  # nothing stored
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):  # ended; nobody has reaped it yet
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_background_sandbox_serves_once_its_exports_are_printed(tmp_path: Path) -> None:
+    import shlex
+
+    faasauth = f"{shlex.quote(sys.executable)} -m faasauth"
+    script = (
+        f'eval "$({faasauth} sandbox -q --auto-approve --background)" || exit 9\n'
+        f"{faasauth} auth && echo hello | {faasauth} invoke echo-auth || exit 8\n"
+        'echo "pid=$FAASAUTH_SANDBOX_PID"\n'
+    )
+    result = subprocess.run(
+        ["sh", "-c", script], capture_output=True, timeout=60,
+        env={**os.environ, "FAASAUTH_HOME": str(tmp_path / "home"),
+             "FAASAUTH_TOKEN_STORE": "file"},
+    )
+    err = result.stderr.decode()
+    said = re.search(r"serving in the background as process (\d+) \(log: (\S+)\); stop it "
+                     r"with: kill \$FAASAUTH_SANDBOX_PID", err)
+    assert said is not None, err
+    pid, log = int(said.group(1)), Path(said.group(2))
+    try:
+        assert result.returncode == 0, err
+        assert result.stdout.decode().splitlines() == ["hello", f"pid={pid}"]
+        assert log.stat().st_mode & 0o077 == 0  # the log is private
+        assert os.getsid(pid) == pid  # its own session: closing the terminal leaves it be
+    finally:
+        os.kill(pid, 15)
+    assert _gone(pid)
+    assert not log.exists()  # a clean stop leaves no log behind
+
+
+def test_background_sandbox_that_cannot_start_says_why(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("sandbox", "--background", "--port", str(port), env={})
+    assert result.returncode == 2
+    assert result.stdout == b""  # nothing for eval to run
+    assert result.stderr.decode().splitlines() == [
+        f"faasauth: cannot listen on 127.0.0.1:{port} for the sandbox gateway: address already "
+        "in use"
+    ]
+
+
+def test_background_with_a_command_is_a_usage_error() -> None:
+    result = run("sandbox", "--background", "--", "true", env={})
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr.decode().startswith("faasauth: --background serves for other commands")

@@ -66,6 +66,14 @@ import click
 )
 @click.option("-q", "--quiet", is_flag=True, help="No log line per request on stderr.")
 @click.option(
+    "--background",
+    is_flag=True,
+    help="Start serving in the background, print the export lines (with "
+    "FAASAUTH_SANDBOX_PID) once it is ready, and return, as ssh-agent does: "
+    "eval \"$(faasauth sandbox --background)\". Its log goes to a file; "
+    "kill $FAASAUTH_SANDBOX_PID stops it.",
+)
+@click.option(
     "--ci",
     type=click.Choice(["github", "gitlab", "kubernetes"]),
     help="Also play this platform's ambient identity: GitHub's ID token request variables "
@@ -103,6 +111,7 @@ def command(
     watchdog: str,
     tls: bool,
     quiet: bool,
+    background: bool,
     ci: str | None,
     ci_repository: str | None,
     ci_token_ttl: float | None,
@@ -135,7 +144,7 @@ def command(
     \b
     Examples:
       faasauth sandbox -- sh -c 'faasauth auth && echo hello | faasauth invoke echo-auth'
-      faasauth sandbox --auto-approve > sandbox.env &  # then: . ./sandbox.env
+      eval "$(faasauth sandbox --auto-approve --background)"  # later: kill $FAASAUTH_SANDBOX_PID
       faasauth sandbox --stack stack.yml --iam iam/ --latency 200
       faasauth sandbox --ci kubernetes -- sh -c 'faasauth auth --token-file "$FAASAUTH_SANDBOX_TOKEN_FILE"'
       faasauth sandbox --tls -- sh -c 'faasauth auth && echo hi | faasauth invoke env-auth'
@@ -159,5 +168,10 @@ def command(
         tls=tls,
     )
     if cmd:
+        if background:
+            raise click.UsageError("--background serves for other commands; with -- CMD the "
+                                   "sandbox stops when CMD ends")
         ctx.exit(launch.run_command(options, cmd, err=sys.stderr))
+    if background:
+        ctx.exit(launch.serve_in_background(options, out=sys.stdout, err=sys.stderr))
     ctx.exit(launch.serve(options, out=sys.stdout, err=sys.stderr))
