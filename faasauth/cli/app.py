@@ -87,6 +87,8 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and exit; the only place an error becomes a message and an exit code."""
+    if argv is None:  # faasauth's own process (the console script, python -m faasauth)
+        _keep_async_backends_out()
     args = sys.argv[1:] if argv is None else argv
     code: int
     try:
@@ -109,6 +111,20 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _silence_stdout()
     sys.exit(int(code))
+
+
+def _keep_async_backends_out() -> None:
+    """Keep httpcore from importing trio and anyio, in faasauth's own process only (never in
+    a program using the library, nor in a test calling main() with its arguments).
+
+    httpcore imports both at import time, when installed, for its async primitives; trio
+    alone (installed beside selenium, say) costs a warm invoke 60-90 ms. The command line
+    never runs async code. A None in sys.modules makes those imports fail as if the
+    packages were absent.
+    """
+    if "httpcore" not in sys.modules:
+        for name in ("trio", "anyio"):
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def _usage_error(exc: click.ClickException) -> None:

@@ -66,3 +66,42 @@ def test_file_store_never_imports_keyring(
         assert (returncode, out) == (0, "fn-token-1-abcdefghijklmnop\n")
         assert "keyring" not in heavy
         assert gateway.count == 1
+
+
+@pytest.fixture
+def async_backends(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """Stand-in `trio` and `anyio` packages that note their import in a file: whether an
+    interpreter imports them shows whatever is installed on this machine."""
+    import os
+
+    site = tmp_path / "site"
+    marks = tmp_path / "imported"
+    for name in ("trio", "anyio"):
+        (site / name).mkdir(parents=True)
+        (site / name / "__init__.py").write_text(
+            f"with open({str(marks)!r}, 'a') as f:\n    f.write({name!r} + '\\n')\n"
+        )
+    env = subprocess_env(FAASAUTH_SUBJECT_TOKEN="opaque-subject-token-123")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return env, marks
+
+
+def test_the_command_line_never_imports_async_backends(
+    gateway: Gateway, async_backends: tuple[dict[str, str], Path]
+) -> None:
+    # httpcore imports trio and anyio when they are installed (60-90 ms for trio); the CLI
+    # never runs async code. The library, used from async programs, must import them.
+    import subprocess
+    import sys
+
+    env, marks = async_backends
+    done = subprocess.run([sys.executable, "-m", "faasauth", "exchange", "-g", gateway.url],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not marks.exists()
+    library = subprocess.run(
+        [sys.executable, "-c", "import faasauth, httpx; faasauth.FunctionAuth; "
+         "httpx.AsyncClient(auth=faasauth.FunctionAuth(gateway='http://127.0.0.1:1'))"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert library.returncode == 0, library.stderr
+    assert marks.read_text().split() == ["trio", "anyio"]
