@@ -213,6 +213,24 @@ def test_ambient_audience_needs_ambient(run_cli: Callable[..., CliResult]) -> No
     assert "--ambient-audience goes with --ambient" in result.err
 
 
+def test_idp_login_options_given_with_ambient_are_refused_not_ignored(
+    make_sandbox: Callable[..., Sandbox], run_cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch, isolated_environment: Path,
+) -> None:
+    sb = make_sandbox(ci="github")
+    in_job(monkeypatch, sb)
+    result = run_cli("auth", "--ambient", "--authority", sb.authority, "--grant", "code")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        "faasauth: --ambient logs in with the platform's own identity, so --authority, "
+        "--grant do not apply"
+    )
+    assert stored_files(isolated_environment) == []
+    # The same settings in the environment (set for other steps of the job) are no reason
+    # to refuse: the sandbox's exports include FAASAUTH_AUTHORITY and FAASAUTH_CLIENT_ID.
+    assert run_cli("auth", "--ambient").code == 0
+
+
 def test_verbose_logs_no_request_token(
     make_sandbox: Callable[..., Sandbox], run_cli: Callable[..., CliResult],
     monkeypatch: pytest.MonkeyPatch, isolated_environment: Path,

@@ -110,6 +110,8 @@ def command(
 
     if ambient_audience and not ambient:
         raise click.UsageError("--ambient-audience goes with --ambient")
+    if ambient:
+        _refuse_idp_options_with_ambient(click.get_current_context())
     rt = make_runtime(connection)
     request = AuthRequest(
         authority=authority, client_id=client_id, grant=grant, scope=scope,
@@ -127,3 +129,25 @@ def command(
         say(keep_api_token(rt, login))
     if print_token and login.subject_token:
         sys.stdout.write(login.subject_token + "\n")
+
+
+# Options of a login at an IdP, meaningless with the platform's own identity (--ambient).
+IDP_LOGIN_OPTIONS = ("authority", "client_id", "grant", "scope", "client_secret_file",
+                     "token_url", "device_url", "no_qr", "copy_code", "redirect_port",
+                     "redirect_path", "login_timeout")
+
+
+def _refuse_idp_options_with_ambient(ctx: click.Context) -> None:
+    """Given on the command line with --ambient, they would be ignored: say so instead.
+    (The same settings from the environment are left alone: a CI job may set them for
+    other steps.)"""
+    given = [
+        param.opts[-1] for param in ctx.command.params
+        if param.name in IDP_LOGIN_OPTIONS
+        and ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(
+            f"--ambient logs in with the platform's own identity, so {', '.join(given)} "
+            f"{'does' if len(given) == 1 else 'do'} not apply"
+        )
