@@ -87,3 +87,23 @@ def test_an_extra_argument_without_dash_a_gets_the_usual_hint(
     with pytest.raises(SystemExit):
         main(["invoke", "figlet", "dev:figlet"])
     assert capsys.readouterr().err.splitlines()[1] == "hint: see 'faasauth invoke --help'"
+
+
+def test_every_faas_cli_invoke_flag_in_the_readme_table_is_accepted() -> None:
+    """The README's table of faas-cli invoke's flags: each one faasauth says it takes is an
+    option of `faasauth invoke` (faas-cli's --name is the one it says it does not take)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Differences from `faas-cli invoke`", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    flags = {flag for row in rows for flag in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)",
+                                                         row.split("|")[1])}
+    assert {"--gateway", "--yaml", "--regex", "--filter", "--envsubst", "--sign"} <= flags
+    ctx = click.Context(cli)
+    invoke = cli.get_command(ctx, "invoke")
+    assert invoke is not None
+    accepted = {opt for param in invoke.params for opt in (*param.opts, *param.secondary_opts)}
+    accepted |= {opt.split("/")[0] for opt in accepted}
+    assert flags - accepted == {"--name"}

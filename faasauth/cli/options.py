@@ -60,6 +60,20 @@ def gateway_options(f: F) -> F:
                 metavar="SECONDS",
                 help="Timeout for each HTTP request, e.g. 30 or 30s. [default: 60s]",
             ),
+            click.option(
+                "-f",
+                "--yaml",
+                "stack_file",
+                metavar="STACK",
+                help="faas-cli stack file for the gateway and namespaces. "
+                "[default: stack.yaml or stack.yml here]",
+            ),
+            click.option(
+                "--envsubst/--no-envsubst",
+                default=True,
+                show_default=True,
+                help="Substitute environment variables in the stack file, as faas-cli does.",
+            ),
             verbose_option,
         ]
     ):
@@ -76,6 +90,14 @@ def lazy_completer(name: str) -> Callable[[click.Context, click.Parameter, str],
         return getattr(completion, name)(ctx, param, incomplete)
 
     return complete
+
+
+def stack_filter_options(f: F) -> F:
+    """faas-cli's --regex and --filter: which of the stack file's functions count."""
+    f = click.option("--filter", "stack_filter", metavar="WILDCARD",
+                     help="Only the stack file's functions matching WILDCARD ('*' wildcards).")(f)
+    return click.option("--regex", "stack_regex", metavar="REGEX",
+                        help="Only the stack file's functions matching REGEX.")(f)
 
 
 def namespace_option(f: F) -> F:
@@ -96,7 +118,7 @@ def make_runtime(
 ) -> Runtime:
     """Resolve settings from the gateway options (`connection`, as click parsed them) and
     build the Runtime; it is closed when the click context ends."""
-    from faasauth.config.settings import resolve_settings
+    from faasauth.config.settings import StackChoice, resolve_settings
     from faasauth.runtime import Runtime
 
     def text(name: str) -> str | None:
@@ -112,6 +134,12 @@ def make_runtime(
         cacert=text("cacert"),
         timeout=text("timeout"),
         verbose=bool(click_ctx.find_root().meta.get(VERBOSE_KEY)),
+        stack_file=StackChoice(
+            path=text("stack_file"),
+            envsubst=connection.get("envsubst") is not False,
+            regex=text("stack_regex"),
+            filter=text("stack_filter"),
+        ),
     )
     runtime = Runtime(settings)
     click_ctx.call_on_close(runtime.close)

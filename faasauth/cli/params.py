@@ -25,6 +25,9 @@ def parse_header(text: str) -> tuple[str, str]:
 
     name, sep, value = text.partition(":")
     if sep and _is_token(name.strip()):
+        if not value.strip():  # faas-cli refuses it too ("empty value given")
+            raise UsageFailure(f"invalid header {name.strip()!r}: its value is empty; use -H "
+                               "'Key: Value'")
         if not value.isascii() or not value.strip().isprintable():
             raise UsageFailure(
                 f"invalid header {name.strip()}: its value must be printable ASCII "
@@ -33,6 +36,9 @@ def parse_header(text: str) -> tuple[str, str]:
         return name.strip(), value.strip()
     name, sep, value = text.partition("=")
     if sep and _is_token(name):
+        if not value:
+            raise UsageFailure(f"invalid header {name!r}: its value is empty; use -H "
+                               "'Key: Value'")
         from faasauth.console import warn
 
         warn(f"-H {name}=...: the key=value form is deprecated; use 'Key: Value'")

@@ -18,7 +18,7 @@ DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 DEFAULT_NAMESPACE = "openfaas-fn"
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 86400.0
-STACK_FILES = ("stack.yml", "stack.yaml")
+STACK_FILES = ("stack.yaml", "stack.yml")  # faas-cli's order: stack.yaml wins
 StoreBackend = Literal["auto", "keyring", "file", "none"]
 STORE_BACKENDS: tuple[StoreBackend, ...] = get_args(StoreBackend)
 
@@ -65,7 +65,10 @@ class Settings:
         return self.namespace or DEFAULT_NAMESPACE
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${VAR}, ${VAR:-default} and $VAR, as faas-cli's envsubst (drone/envsubst) reads them.
+_ENV_REF = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
 # Secrets faasauth reads from the environment: a stack file (someone else's, perhaps) must
@@ -79,22 +82,56 @@ SECRET_VARIABLES = frozenset({
 def _expand_env(text: str, env: Mapping[str, str]) -> str:
     # faas-cli substitutes ${VAR} and ${VAR:-default} in stack files before parsing.
     def value(match: re.Match[str]) -> str:
-        if match.group(1) in SECRET_VARIABLES:
+        name = match.group(1) or match.group(3)
+        if name in SECRET_VARIABLES:
             return match.group(0)
-        return env.get(match.group(1)) or (match.group(2) or "")
+        return env.get(name) or (match.group(2) or "")
 
     return _ENV_REF.sub(value, text)
 
 
-class StackFile:
-    """The faas-cli stack file in a directory, read lazily and at most once."""
+@dataclass(frozen=True)
+class StackChoice:
+    """faas-cli's stack-file flags: `-f/--yaml`, `--envsubst`, `--regex`, `--filter`."""
 
-    def __init__(self, directory: Path, env: Mapping[str, str]) -> None:
-        self.path = next(
-            (directory / name for name in STACK_FILES if (directory / name).is_file()), None
-        )
+    path: str | None = None  # None: stack.yaml or stack.yml in the working directory
+    envsubst: bool = True
+    regex: str | None = None
+    filter: str | None = None
+
+
+class StackFile:
+    """The faas-cli stack file (`-f`, else stack.yaml or stack.yml in a directory), read
+    lazily and at most once; `--regex`/`--filter` keep only the functions they match."""
+
+    def __init__(
+        self, directory: Path, env: Mapping[str, str], choice: StackChoice | None = None
+    ) -> None:
+        self.choice = choice or StackChoice()
+        if self.choice.path is not None:
+            self.path: Path | None = directory / Path(self.choice.path).expanduser()
+        else:
+            self.path = next(
+                (directory / name for name in STACK_FILES if (directory / name).is_file()), None
+            )
         self._env = env
         self._data: dict[str, Any] | None = None
+
+    def check(self) -> None:
+        """What faas-cli checks before it runs a command: a named file must exist and parse,
+        and --regex/--filter must be valid and match a function."""
+        choice = self.choice
+        if choice.regex and choice.filter:
+            raise UsageFailure("pass in a regex or a filter, not both")
+        if choice.path is not None:
+            if "://" in choice.path:
+                raise UsageFailure(
+                    f"-f {choice.path}: faasauth reads a local stack file, not a URL",
+                    hint="download it first (curl -fsSLo stack.yml URL), then -f stack.yml",
+                )
+            self._load()
+        if (choice.regex or choice.filter) and self.path is not None:
+            self.functions()
 
     def _load(self) -> dict[str, Any]:
         if self._data is not None:
@@ -104,12 +141,18 @@ class StackFile:
             return self._data
         import yaml
 
+        shown = self.choice.path or self.path.name
         try:
             text = self.path.read_text(encoding="utf-8")
-            data = yaml.safe_load(_expand_env(text, self._env))
-        except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates
+            if self.choice.envsubst:
+                text = _expand_env(text, self._env)
+            data = yaml.safe_load(text)
+        except OSError as exc:
+            raise UsageFailure(f"cannot read the stack file {shown}: "
+                               f"{exc.strerror or 'unreadable'}") from exc
+        except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UsageFailure(f"cannot read {self.path.name}: {reason}") from exc
+            raise UsageFailure(f"cannot read {shown}: {reason}") from exc
         if isinstance(data, dict):
             self._data = data
         return self._data
@@ -122,8 +165,26 @@ class StackFile:
     def functions(self) -> dict[str, dict[str, Any]]:
         functions = self._load().get("functions")
         if not isinstance(functions, dict):
-            return {}
-        return {str(k): v if isinstance(v, dict) else {} for k, v in functions.items()}
+            functions = {}
+        found = {str(k): v if isinstance(v, dict) else {} for k, v in functions.items()}
+        if self.choice.regex or self.choice.filter:
+            found = {k: v for k, v in found.items() if self._selected(k)}
+            if not found:
+                raise UsageFailure(
+                    "no functions matching --filter/--regex were found in the YAML file"
+                )
+        return found
+
+    def _selected(self, name: str) -> bool:
+        """faas-cli's rules: --regex anywhere in the name (Go's regexp.MatchString),
+        --filter a wildcard where only `*` is special (go-glob), matching the whole name."""
+        if self.choice.regex:
+            try:
+                return re.search(self.choice.regex, name) is not None
+            except re.error as exc:
+                raise UsageFailure(f"invalid --regex {self.choice.regex!r}: {exc}") from None
+        pattern = ".*".join(re.escape(part) for part in (self.choice.filter or "").split("*"))
+        return re.fullmatch(pattern, name, re.DOTALL) is not None
 
     def namespace(self, function: str | None) -> str | None:
         if function is not None:
@@ -164,10 +225,14 @@ def resolve_settings(
     verbose: bool = False,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    stack_file: StackChoice | None = None,
 ) -> Settings:
     """Resolve every setting once; `function` lets stack.yml supply its namespace."""
     env = os.environ if env is None else env
-    stack = StackFile(cwd or Path.cwd(), env)
+    stack = StackFile(cwd or Path.cwd(), env, stack_file)
+    stack.check()
+    # FAAS_DEBUG=1 is faas-cli's -v (faasauth's log stays redacted).
+    verbose = verbose or env.get("FAAS_DEBUG") == "1"
 
     gateway_value = gateway or env.get("OPENFAAS_URL") or stack.gateway() or DEFAULT_GATEWAY
     _warn_no_scheme(gateway_value)

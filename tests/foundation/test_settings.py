@@ -10,6 +10,7 @@ from faasauth.errors import UsageFailure
 from faasauth.config.settings import (
     DEFAULT_GATEWAY,
     DEFAULT_TIMEOUT,
+    StackChoice,
     normalise_gateway,
     parse_timeout,
     resolve_settings,
@@ -45,10 +46,11 @@ class TestGatewayPrecedence:
         (tmp_path / "stack.yaml").write_text(STACK.replace("stack-gw", "yaml-gw"))
         assert resolve(tmp_path).gateway == "http://yaml-gw:8080"
 
-    def test_stack_yml_preferred_over_stack_yaml(self, tmp_path: Path) -> None:
+    def test_stack_yaml_preferred_over_stack_yml_as_faas_cli_does(self, tmp_path: Path) -> None:
+        # faas-cli's checkAndSetDefaultYaml looks for stack.yaml first.
         (tmp_path / "stack.yml").write_text(STACK)
         (tmp_path / "stack.yaml").write_text(STACK.replace("stack-gw", "yaml-gw"))
-        assert resolve(tmp_path).gateway == "http://stack-gw:8080"
+        assert resolve(tmp_path).gateway == "http://yaml-gw:8080"
 
     def test_env_beats_stack(self, tmp_path: Path) -> None:
         (tmp_path / "stack.yml").write_text(STACK)
@@ -258,3 +260,89 @@ class TestThroughTheCli:
         result = run_cli("status")
         assert result.code == 2
         assert "FAASAUTH_TOKEN_STORE" in result.err
+
+
+class TestStackFlags:
+    """faas-cli's -f/--yaml, --envsubst, --regex and --filter (go-sdk stack.ParseYAMLFile)."""
+
+    def test_yaml_flag_names_another_stack_file(self, tmp_path: Path) -> None:
+        (tmp_path / "stack.yml").write_text(STACK)
+        (tmp_path / "other.yml").write_text(STACK.replace("stack-gw", "other-gw"))
+        chosen = resolve(tmp_path, stack_file=StackChoice(path="other.yml"), function="figlet")
+        assert chosen.gateway == "http://other-gw:8080" and chosen.namespace == "stack-ns"
+
+    def test_a_missing_yaml_file_is_a_usage_error_naming_it(self, tmp_path: Path) -> None:
+        with pytest.raises(UsageFailure, match="cannot read the stack file nope.yml: No such"):
+            resolve(tmp_path, stack_file=StackChoice(path="nope.yml"))
+
+    def test_a_url_is_refused_with_what_to_do(self, tmp_path: Path) -> None:
+        with pytest.raises(UsageFailure, match="reads a local stack file, not a URL"):
+            resolve(tmp_path, stack_file=StackChoice(path="https://example.com/stack.yml"))
+
+    def test_no_envsubst_keeps_variables_as_written(self, tmp_path: Path) -> None:
+        (tmp_path / "stack.yml").write_text(
+            "provider:\n  gateway: http://gw:8080\nfunctions:\n  f:\n    namespace: ${NS}\n")
+        env = {"NS": "dev"}
+        assert resolve(tmp_path, env, function="f").namespace == "dev"
+        kept = resolve(tmp_path, env, function="f", stack_file=StackChoice(envsubst=False))
+        assert kept.namespace == "${NS}"
+
+    def test_dollar_name_without_braces_is_substituted_as_envsubst_does(
+        self, tmp_path: Path
+    ) -> None:
+        (tmp_path / "stack.yml").write_text("provider:\n  gateway: http://$HOST:8080\n")
+        assert resolve(tmp_path, {"HOST": "gw"}).gateway == "http://gw:8080"
+
+    @pytest.mark.parametrize(("choice", "namespace"), [
+        (StackChoice(regex="^fig"), "stack-ns"),
+        (StackChoice(regex="let"), "stack-ns"),  # Go's MatchString: anywhere in the name
+        (StackChoice(filter="f*t"), "stack-ns"),
+        (StackChoice(filter="pl*"), None),  # figlet is filtered out: no stack namespace
+    ])
+    def test_regex_and_filter_choose_the_functions_that_count(
+        self, tmp_path: Path, choice: StackChoice, namespace: str | None
+    ) -> None:
+        (tmp_path / "stack.yml").write_text(STACK)
+        assert resolve(tmp_path, function="figlet", stack_file=choice).namespace == namespace
+
+    @pytest.mark.parametrize(("choice", "message"), [
+        (StackChoice(regex="a", filter="b"), "pass in a regex or a filter, not both"),
+        (StackChoice(regex="zzz"), "no functions matching --filter/--regex were found"),
+        (StackChoice(filter="fig"), "no functions matching --filter/--regex were found"),
+        (StackChoice(regex="("), "invalid --regex '\\('"),
+    ])
+    def test_regex_and_filter_errors_as_faas_cli_gives_them(
+        self, tmp_path: Path, choice: StackChoice, message: str
+    ) -> None:
+        (tmp_path / "stack.yml").write_text(STACK)
+        with pytest.raises(UsageFailure, match=message):
+            resolve(tmp_path, stack_file=choice)
+
+    def test_faas_debug_1_is_verbose(self, tmp_path: Path) -> None:
+        assert resolve(tmp_path, {"FAAS_DEBUG": "1"}).verbose is True
+        assert resolve(tmp_path, {"FAAS_DEBUG": "true"}).verbose is False  # faas-cli: "1" only
+
+
+class TestStackFlagsThroughTheCli:
+    def test_yaml_flag_and_no_envsubst(self, run_cli, gateway, monkeypatch) -> None:
+        monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-1234")
+        monkeypatch.setenv("GW", gateway.url)
+        Path("ci.yml").write_text("provider:\n  gateway: ${GW}\n")
+        result = run_cli("exchange", "-f", "ci.yml")
+        assert result.code == 0, result.err
+        assert len(gateway.requests) == 1
+        result = run_cli("exchange", "--yaml", "ci.yml", "--no-envsubst")
+        assert result.code == 3 and "(http://${gw}:80): cannot connect" in result.err
+
+    def test_missing_yaml_flag_file_is_one_line_exit_2(self, run_cli) -> None:
+        result = run_cli("invoke", "figlet", "-f", "nope.yml")
+        assert (result.code, result.err) == (
+            2, "faasauth: cannot read the stack file nope.yml: No such file or directory\n")
+
+    def test_faas_debug_logs_redacted_requests(self, run_cli, gateway, monkeypatch) -> None:
+        monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-1234")
+        monkeypatch.setenv("FAAS_DEBUG", "1")
+        result = run_cli("exchange", "-g", gateway.url)
+        assert result.code == 0, result.err
+        assert "POST " + gateway.url + "/oauth/token" in result.err
+        assert "subject-token-1234" not in result.err

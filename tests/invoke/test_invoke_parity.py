@@ -246,3 +246,23 @@ def test_help_has_an_example(run_cli) -> None:
     result = run_cli("--help")
     assert result.code == 0
     assert b"Example" in result.out and b"--sign" in result.out
+
+
+@pytest.mark.parametrize("empty", ["X-Empty:", "X-Empty:   ", "X-Empty="])
+def test_a_header_with_an_empty_value_is_refused_as_faas_cli_does(
+    echo: FakeGateway, run_cli, empty: str
+) -> None:
+    result = run_cli("echo", "-H", empty)
+    assert (result.code, result.err) == (
+        2, "faasauth: invalid header 'X-Empty': its value is empty; use -H 'Key: Value'\n")
+    assert echo.requests == []
+
+
+def test_regex_picks_the_stack_namespace_as_faas_cli_does(echo: FakeGateway, run_cli) -> None:
+    echo.add("echo", namespace="dev", protected=False)
+    Path("stack.yml").write_text(
+        "provider:\n  name: openfaas\nfunctions:\n  echo:\n    namespace: dev\n"
+        "  other:\n    namespace: prod\n")
+    assert run_cli("echo", input=b"x").code == 0
+    assert run_cli("echo", "--regex", "^oth", input=b"x").code == 0  # echo filtered out
+    assert [r.path for r in echo.requests] == ["/function/echo.dev", "/function/echo"]

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import click
 
-from faasauth.cli.options import gateway_options, lazy_completer, make_runtime, namespace_option
+from faasauth.cli.options import (
+    gateway_options,
+    lazy_completer,
+    make_runtime,
+    namespace_option,
+    stack_filter_options,
+)
 from faasauth.cli.params import AUDIENCE, HEADER, QUERY
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -11,6 +17,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 @click.command("invoke")
 @click.argument("name", shell_complete=lazy_completer("complete_function_name"))
 @gateway_options
+@stack_filter_options
 @namespace_option
 @click.option(
     "-H",
