@@ -314,7 +314,7 @@ def invoke(
             headers=dict(headers or {}), params=dict(params or {}) or None,
         )
         try:
-            response = rt.client.send(request, auth=auth, follow_redirects=False)
+            response = rt.client.send(request, auth=auth, follow_redirects=True)
         except httpx.HTTPError as exc:
             raise transport_failure(exc, f"invoke {invocation.target}", rt.settings) from exc
         return response

@@ -44,6 +44,7 @@ SECRET_FIELDS = frozenset(
         "assertion",
     }
 )
+MAX_REDIRECTS = 10  # Go's client stops after 10, as faas-cli does
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "<redacted>"
 
@@ -115,6 +116,7 @@ def make_client(settings: Settings, **options: Any) -> httpx.Client:
     options.setdefault("headers", {"User-Agent": f"faasauth/{__version__}"})
     return httpx.Client(
         timeout=httpx.Timeout(settings.timeout),
+        max_redirects=MAX_REDIRECTS,  # only a function call follows them
         trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, as every other CLI
         event_hooks=hooks,
         **options,
@@ -232,6 +234,9 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
     where = f"{what} ({where_to})" if where_to else what
     if isinstance(exc, httpx.TimeoutException):
         return TransientFailure(f"{where}: timed out after {settings.timeout:g}s")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return TransientFailure(f"{where}: stopped after {MAX_REDIRECTS} redirects",
+                                hint="check the gateway URL; a redirect loop is likely")
     reason = str(exc)
     if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in reason:
         return TransientFailure(

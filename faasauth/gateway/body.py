@@ -319,10 +319,26 @@ class BodyStream(Replayable):
         self._keep = True
 
     def __iter__(self) -> Iterator[bytes]:
-        if self._started:  # httpx never sends a request twice; a retry asks again()
-            raise RuntimeError("the request body was already sent")
+        if self._started:
+            # httpx sends the same stream again only when following a 307 or 308 redirect
+            # (a challenge's retry asks again() for a stream of its own).
+            yield from _sending(self._activity, self._replay_for_redirect())
+            return
         self._started = True
         yield from _sending(self._activity, self._body.first(keep_copy=self._keep))
+
+    def _replay_for_redirect(self) -> Payload:
+        try:
+            return self._body.again()
+        except RuntimeError:  # a pipe sent without keeping a copy
+            from faasauth.errors import FunctionFailed
+
+            raise FunctionFailed(
+                "cannot follow a 307/308 redirect: it needs the body again, and the body "
+                "read from a pipe was sent without keeping a copy",
+                hint="give the body as a file (< FILE), which can be sent again, or call the "
+                "URL the gateway redirects to",
+            ) from None
 
     def again(self) -> tuple[httpx.SyncByteStream, int | None]:
         payload = self._body.again()

@@ -10,8 +10,14 @@
 
 A remembered function whose token cannot be had (no login, exchange refused) is called
 once without one: if it still asks, the reason it could not be had is the error; if it
-answers, it stopped asking and the note is forgotten. Redirects are never followed, so a
-token only ever goes to the gateway it was issued for.
+answers, it stopped asking and the note is forgotten.
+
+Redirects are followed as Go's client (faas-cli's) follows them, at most MAX_REDIRECTS
+(faasauth.http) hops, each a line with -v: 301, 302 and 303 turn the call into a GET
+without a body, 307 and 308 send the same method and body again (a regular file or a kept
+copy; a pipe sent without a copy cannot be, and says so). The token goes only to the
+gateway's own origin: httpx drops it on a hop to another scheme, host or port (an
+http -> https upgrade of the same host aside), so never from https to http.
 
 Collaborators come in as arguments: the HTTP client, the token source, the notes, the
 body and the output stream; `faasauth.flows.invoke` wires the real ones.
@@ -179,7 +185,7 @@ class Invoker:
                                     stream=stream, extensions=request.extensions)
         with self._transport_errors():
             return self._bounded(
-                lambda: self.client.send(request, auth=auth, stream=True, follow_redirects=False)
+                lambda: self.client.send(request, auth=auth, stream=True, follow_redirects=True)
             )
 
     def _bounded(self, send: Callable[[], httpx.Response]) -> httpx.Response:
@@ -282,14 +288,6 @@ class Invoker:
             )
         if status >= 500 and (internal or status in GATEWAY_TROUBLE):
             raise TransientFailure(f"{target}: the gateway answered {detail}")
-        if 300 <= status < 400 and response.headers.get("location"):
-            from faasauth.tokens.jwt import redact_tokens
-
-            location = redact_tokens(response.headers["location"])
-            raise FunctionFailed(
-                f"{target} answered {what}, redirecting to {location} (not followed)",
-                hint="check --gateway: a function call is never redirected by OpenFaaS",
-            )
         raise FunctionFailed(f"{target} answered {detail}")
 
     def _copy(self, response: httpx.Response) -> None:

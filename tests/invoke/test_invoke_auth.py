@@ -393,23 +393,60 @@ def test_user_authorization_header_is_left_alone(gateway: FakeGateway, run_cli) 
     assert gateway.requests[0].authorization == "Bearer mine-1234567890"
 
 
-def test_token_never_follows_a_redirect(gateway: FakeGateway, run_cli) -> None:
+def test_a_redirect_to_another_origin_is_followed_without_the_token(
+    gateway: FakeGateway, run_cli
+) -> None:
     other = FakeGateway()
     try:
         other.add("env", protected=False)
         gateway.add("env", status=307, headers={"Location": other.url + "/function/env"})
         result = run_cli("env", input=b"x")
-        assert result.code == 1
-        assert "redirecting to " + other.url in result.err and "not followed" in result.err
+        assert (result.code, result.out) == (0, b"x"), result.err  # 307: the same body
         assert gateway.summary() == [
             "POST /function/env 401", "POST /oauth/token 200", "POST /function/env 307 +token"
         ]
+        assert [(r.method, r.body, r.authorization) for r in other.requests] == [
+            ("POST", b"x", None)]
         gateway.reset()
-        assert run_cli("env", input=b"x").code == 1  # remembered: the token goes first
+        other.reset()
+        assert run_cli("env", "--auth", input=b"y").code == 0  # the token goes first
         assert gateway.summary() == ["POST /function/env 307 +token"]
-        assert other.requests == []
+        assert [(r.body, r.authorization) for r in other.requests] == [(b"y", None)]
     finally:
         other.close()
+
+
+def test_a_redirect_on_the_same_origin_keeps_the_token(gateway: FakeGateway, run_cli) -> None:
+    gateway.add("old", protected=False, status=308, headers={"Location": "/function/env"})
+    gateway.add("env")
+    result = run_cli("old", "--auth", "--audience", "openfaas-fn:env", "-v", input=b"z")
+    assert (result.code, result.out) == (0, b"z"), result.err
+    assert gateway.summary() == [
+        "POST /oauth/token 200", "POST /function/old 308 +token", "POST /function/env 200 +token"]
+    # -v shows each hop
+    assert "/function/old" in result.err and "/function/env" in result.err
+    assert "308" in result.err
+
+
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_301_302_303_turn_the_call_into_a_get_without_a_body(
+    gateway: FakeGateway, run_cli, status: int
+) -> None:
+    gateway.add("moved", protected=False, status=status,
+                headers={"Location": "/function/echo"})
+    gateway.add("echo", protected=False)
+    result = run_cli("moved", input=b"body")
+    assert result.code == 0, result.err
+    hop = gateway.requests[-1]
+    assert (hop.method, hop.path, hop.body) == ("GET", "/function/echo", b"")
+
+
+def test_a_redirect_loop_stops_after_ten_hops(gateway: FakeGateway, run_cli) -> None:
+    gateway.add("loop", protected=False, status=302, headers={"Location": "/function/loop"})
+    result = run_cli("loop", input=b"x")
+    assert result.code == 3
+    assert result.err.splitlines()[0].endswith("stopped after 10 redirects")
+    assert len(gateway.requests) == 11
 
 
 def test_plain_http_token_to_a_remote_host_warns(

@@ -234,3 +234,25 @@ def test_usage_errors_exit_2_as_processes(gateway: FakeGateway, run_process, arg
     result = run_process("env", *args)
     assert result.code == 2 and result.out == b""
     assert gateway.requests == []
+
+
+def test_a_307_after_a_pipe_sent_without_a_copy_says_so(
+    gateway: FakeGateway, run_process
+) -> None:
+    gateway.add("moved", protected=False, status=307, headers={"Location": "/function/echo"})
+    gateway.add("echo", protected=False)
+    # --auth with a fresh token: no second request was foreseen, so no copy of a pipe too
+    # large to hold in memory (a small one is read whole, and is sent again).
+    big = b"x" * (2 * 1024 * 1024 + 1)
+    first = run_process("moved", "--auth", input=big)
+    assert first.code == 1 and first.out == b""
+    assert first.err.splitlines() == [
+        "faasauth: cannot follow a 307/308 redirect: it needs the body again, and the body "
+        "read from a pipe was sent without keeping a copy",
+        "hint: give the body as a file (< FILE), which can be sent again, or call the URL "
+        "the gateway redirects to",
+    ]
+    # A cached token may be refused: a copy is kept, and the redirect is followed.
+    again = run_process("moved", "--auth", input=big)
+    assert (again.code, again.out) == (0, big), again.err
+    assert gateway.requests[-1].path == "/function/echo" and gateway.requests[-1].body == big
