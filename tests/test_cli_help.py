@@ -107,3 +107,43 @@ def test_every_faas_cli_invoke_flag_in_the_readme_table_is_accepted() -> None:
     accepted = {opt for param in invoke.params for opt in (*param.opts, *param.secondary_opts)}
     accepted |= {opt.split("/")[0] for opt in accepted}
     assert flags - accepted == {"--name"}
+
+
+def test_method_is_upper_case_in_help_errors_and_completion(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from click.shell_completion import ShellComplete
+
+    from faasauth.cli.app import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["invoke", "figlet", "-m", "fetch"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "faasauth: invalid method 'fetch': use GET, POST, PUT, PATCH or DELETE")
+    complete = ShellComplete(cli, {}, "faasauth", "_FAASAUTH_COMPLETE")
+    for typed in ("", "p", "P"):
+        offered = [c.value for c in complete.get_completions(["invoke", "x", "-m"], typed)]
+        assert offered and all(m.isupper() for m in offered), (typed, offered)
+    assert [c.value for c in complete.get_completions(["invoke", "x", "-m"], "pa")] == ["PATCH"]
+    ctx = cli.make_context("faasauth", ["invoke", "x", "-m", "patch"], resilient_parsing=True)
+    invoke = cli.get_command(ctx, "invoke")
+    assert invoke is not None
+    assert invoke.make_context("invoke", ["x", "-m", "patch"]).params["method"] == "PATCH"
+
+
+@pytest.mark.parametrize("name", ["status", "logout"])
+def test_status_and_logout_offer_no_network_options(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They only read or remove what is stored: no TLS, timeout or request log to set."""
+    from faasauth.cli.app import main
+
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    offered = {opt for p in command.params for opt in p.opts}
+    assert {"-g", "-f", "--envsubst"} <= offered
+    assert not offered & {"--tls-no-verify", "--cacert", "--timeout", "-v", "--verbose"}
+    with pytest.raises(SystemExit) as exit_:
+        main([name, "--timeout", "5"])
+    assert exit_.value.code == 2

@@ -34,9 +34,17 @@ def verbose_option(f: F) -> F:
     )(f)
 
 
-def gateway_options(f: F) -> F:
-    """-g/--gateway and the TLS/timeout options every networked command applies."""
-    for decorator in reversed(
+def _apply(f: F, decorators: list[Callable[[F], F]]) -> F:
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def gateway_choice_options(f: F) -> F:
+    """Which gateway: -g/--gateway and the faas-cli stack file that may name it. Enough for
+    commands that only read or remove what is stored (`status`, `logout`)."""
+    return _apply(
+        f,
         [
             click.option(
                 "-g",
@@ -44,21 +52,6 @@ def gateway_options(f: F) -> F:
                 metavar="URL",
                 help="Gateway URL. [env: OPENFAAS_URL; stack.yml provider.gateway; "
                 "default: http://127.0.0.1:8080]",
-            ),
-            click.option(
-                "--tls-no-verify",
-                is_flag=True,
-                help="Do not verify TLS certificates (not for production).",
-            ),
-            click.option(
-                "--cacert",
-                metavar="FILE",
-                help="CA bundle for TLS verification. [env: SSL_CERT_FILE]",
-            ),
-            click.option(
-                "--timeout",
-                metavar="SECONDS",
-                help="Timeout for each HTTP request, e.g. 30 or 30s. [default: 60s]",
             ),
             click.option(
                 "-f",
@@ -74,11 +67,34 @@ def gateway_options(f: F) -> F:
                 show_default=True,
                 help="Substitute environment variables in the stack file, as faas-cli does.",
             ),
+        ],
+    )
+
+
+def gateway_options(f: F) -> F:
+    """The gateway, and the TLS/timeout/logging options every networked command applies."""
+    return _apply(
+        f,
+        [
+            gateway_choice_options,
+            click.option(
+                "--tls-no-verify",
+                is_flag=True,
+                help="Do not verify TLS certificates (not for production).",
+            ),
+            click.option(
+                "--cacert",
+                metavar="FILE",
+                help="CA bundle for TLS verification. [env: SSL_CERT_FILE]",
+            ),
+            click.option(
+                "--timeout",
+                metavar="SECONDS",
+                help="Timeout for each HTTP request, e.g. 30 or 30s. [default: 60s]",
+            ),
             verbose_option,
-        ]
-    ):
-        f = decorator(f)
-    return f
+        ],
+    )
 
 
 def lazy_completer(name: str) -> Callable[[click.Context, click.Parameter, str], Any]:

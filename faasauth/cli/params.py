@@ -1,4 +1,4 @@
-"""Click parameter types for values faasauth checks itself: -H, --query, --audience.
+"""Click parameter types for values faasauth checks itself: -H, --query, --audience, -m.
 
 A bad value is a UsageFailure (exit 2, the one-line `faasauth: ...` form), raised while
 click parses the command line, before anything is read or sent.
@@ -87,3 +87,32 @@ class _Checked(_ParamType):
 HEADER = _Checked("header", parse_header)
 QUERY = _Checked("query", parse_query)
 AUDIENCE = _Checked("audience", parse_audience)
+
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class _Method(_ParamType):
+    """-m/--method: any case in, upper case out, and upper case in errors and completion."""
+
+    name = "method"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        method = str(value).upper()
+        if method not in METHODS:
+            from faasauth.errors import UsageFailure
+
+            raise UsageFailure(
+                f"invalid method {value!r}: use {', '.join(METHODS[:-1])} or {METHODS[-1]}"
+            )
+        return method
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(m) for m in METHODS if m.startswith(incomplete.upper())]
+
+
+METHOD = _Method()

@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from faasauth.store.remembered import RememberedFunctions
     from faasauth.gateway.body import Payload, RequestBody
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODYLESS_WHEN_EMPTY = ("GET", "DELETE")  # like Go: no `Content-Length: 0` on these
 REASON_BYTES = 64 * 1024  # read at most this much of an answer shown as a message
 GATEWAY_TROUBLE = (502, 503, 504)

@@ -24,7 +24,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "1e400"])
 def test_an_infinite_timeout_is_a_usage_error(run: Callable[..., CliResult], value: str) -> None:
-    result = run("status", "--timeout", value)
+    result = run("exchange", "--timeout", value)
     assert result.code == 2 and "invalid timeout" in result.err
 
 

@@ -9,9 +9,7 @@ from faasauth.cli.options import (
     namespace_option,
     stack_filter_options,
 )
-from faasauth.cli.params import AUDIENCE, HEADER, QUERY
-
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+from faasauth.cli.params import AUDIENCE, HEADER, METHOD, QUERY
 
 
 @click.command("invoke")
@@ -35,11 +33,11 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 @click.option(
     "-m",
     "--method",
-    type=click.Choice(METHODS, case_sensitive=False),
+    type=METHOD,
     default="POST",
     show_default=True,
     metavar="METHOD",
-    help="HTTP method: GET, POST, PUT, PATCH or DELETE.",
+    help="HTTP method: GET, POST, PUT, PATCH or DELETE (any case).",
 )
 @click.option(
     "--content-type",

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import click
 
-from faasauth.cli.options import gateway_options, make_runtime
+from faasauth.cli.options import gateway_choice_options, make_runtime
 
 
 @click.command("status")
-@gateway_options
+@gateway_choice_options
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
 def command(as_json: bool, **connection: object) -> int:
     """Show stored logins and cached function tokens (masked).
