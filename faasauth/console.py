@@ -7,7 +7,7 @@ import re
 import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator, TextIO
+from typing import BinaryIO, Iterator, Protocol, TextIO
 
 PREFIX = "faasauth"
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@:]*:[^/\s@]*@", re.IGNORECASE)
@@ -54,6 +54,58 @@ def _escape(char: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+class Output(Protocol):
+    """Where a function's answer is copied to: stdout's buffer, or a TerminalOutput."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class TerminalOutput:
+    """stdout on a terminal shared with stderr, remembering whether the last byte written
+    ended a line, so that a message can end it first (as httpie does): a function's answer
+    without a final newline must not run into `faasauth: ...`. Pipes and files are never
+    wrapped: what goes there stays byte for byte what the function sent."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.mid_line = False
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self.mid_line = not data.endswith(b"\n")
+        return self._out.write(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def end_line(self) -> None:
+        if self.mid_line:
+            self.mid_line = False
+            try:
+                self._out.write(b"\n")
+                self._out.flush()
+            except OSError:
+                pass
+
+
+_terminal: list[TerminalOutput] = []
+
+
+def terminal_output(out: BinaryIO) -> Output:
+    """`out` itself, or, when it and stderr are the same kind of thing, a terminal, a
+    TerminalOutput that messages on stderr end the line of first."""
+    try:
+        if not (out.isatty() and sys.stderr.isatty()):
+            return out
+    except (AttributeError, ValueError):
+        return out
+    tracked = TerminalOutput(out)
+    _terminal[:] = [tracked]
+    return tracked
+
+
 def say(message: str) -> None:
     message = printable(message)
     if _to_logging.get():
@@ -61,6 +113,8 @@ def say(message: str) -> None:
 
         logging.getLogger(PREFIX).info(message)
         return
+    if _terminal:
+        _terminal[0].end_line()
     print(message, file=sys.stderr, flush=True)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from faasauth import __version__
+from faasauth.console import Output
 from faasauth.errors import UsageFailure
 from faasauth.flows.subject import SubjectSource
 from faasauth.gateway.call import Invocation, Outcome, invoke
@@ -63,7 +64,7 @@ def signing_key(header: str | None, key: str | None, key_file: str | None) -> by
 
 
 def run_invoke(
-    rt: Runtime, request: InvokeRequest, stdin: BinaryIO | None, out: BinaryIO
+    rt: Runtime, request: InvokeRequest, stdin: BinaryIO | None, out: Output
 ) -> Outcome:
     """Call the function with the body from `stdin`, its answer to `out`."""
     from faasauth.flows.exchange import obtain_function_token

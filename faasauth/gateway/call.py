@@ -28,11 +28,11 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 from urllib.parse import quote
 
 from faasauth.gateway.challenge import is_function_invoke_challenge
-from faasauth.console import say, warn
+from faasauth.console import Output, say, warn
 from faasauth.errors import (
     FunctionFailed,
     FunctionRefused,
@@ -115,7 +115,7 @@ class Invoker:
         body: RequestBody,
         tokens: TokenSource,
         notes: RememberedFunctions,
-        out: BinaryIO,
+        out: Output,
     ) -> None:
         self.inv = invocation
         self.settings = settings
@@ -336,7 +336,7 @@ def invoke(
     body: RequestBody,
     tokens: TokenSource,
     notes: RememberedFunctions,
-    out: BinaryIO,
+    out: Output,
 ) -> Outcome:
     """Run one invocation; raises a FaasauthError for every non-2xx outcome."""
     return Invoker(

@@ -115,6 +115,46 @@ def test_terminal_stdin_prompts_on_stderr(gateway: FakeGateway) -> None:
     assert out == b"typed\n"
 
 
+def _on_a_terminal(*args: str) -> tuple[int, bytes]:
+    """`faasauth invoke ARGS` with stdout and stderr on one pseudo-terminal, as in a shell."""
+    controller, terminal = pty.openpty()
+    try:
+        proc = faasauth_process(*args, stdin=subprocess.DEVNULL, stdout=terminal,
+                                stderr=terminal)
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the process closed its side
+                break
+            if not chunk:
+                break
+            seen += chunk
+        return proc.wait(timeout=60), seen.replace(b"\r\n", b"\n")
+    finally:
+        os.close(controller)
+
+
+def test_on_a_terminal_an_error_starts_on_its_own_line(gateway: FakeGateway) -> None:
+    gateway.add("broken", protected=False, status=500, body=b"no final newline")
+    code, seen = _on_a_terminal("broken")
+    assert code == 1
+    assert seen.splitlines()[:2] == [
+        b"no final newline", b"faasauth: openfaas-fn:broken answered 500 Internal Server Error"]
+    # An answer that ends its line gets no blank line before the message.
+    gateway.add("tidy", protected=False, status=500, body=b"ends its line\n")
+    code, seen = _on_a_terminal("tidy")
+    assert seen.splitlines()[:2] == [
+        b"ends its line", b"faasauth: openfaas-fn:tidy answered 500 Internal Server Error"]
+
+
+def test_in_a_pipe_an_answer_stays_byte_exact(gateway: FakeGateway, run_process) -> None:
+    gateway.add("broken", protected=False, status=500, body=b"no final newline")
+    result = run_process("broken")
+    assert result.code == 1 and result.out == b"no final newline"
+
+
 def test_broken_pipe_on_stdout_ends_quietly(gateway: FakeGateway) -> None:
     gateway.add("big", protected=False, body=b"y\n" * (8 * 1024 * 1024))
     reader, writer = os.pipe()

@@ -106,7 +106,7 @@ def command(
     """
     import sys
 
-    from faasauth.console import say
+    from faasauth.console import say, terminal_output
     from faasauth.flows.invoke import InvokeRequest, run_invoke, signing_key
 
     request = InvokeRequest(
@@ -127,4 +127,4 @@ def command(
     stdin = sys.stdin.buffer if sys.stdin is not None else None
     if stdin is not None and stdin.isatty():
         say("Reading from STDIN - hit (Control + D) to stop.")
-    run_invoke(rt, request, stdin, sys.stdout.buffer)
+    run_invoke(rt, request, stdin, terminal_output(sys.stdout.buffer))
