@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from faasauth.gateway.body import Payload, RequestBody
 
 BODYLESS_WHEN_EMPTY = ("GET", "DELETE")  # like Go: no `Content-Length: 0` on these
+NOT_FOUND_BY_GATEWAY = b"error finding function "  # the gateway's 404, not a function's
 REASON_BYTES = 64 * 1024  # read at most this much of an answer shown as a message
 GATEWAY_TROUBLE = (502, 503, 504)
 
@@ -262,9 +263,13 @@ class Invoker:
         status = response.status_code
         internal = response.headers.get("x-openfaas-internal")  # OpenFaaS's own answer
         reason = ""
+        missing = False
         try:
             if internal and not 200 <= status < 300:
                 reason = self._first_line(self._read_some(response), sent)
+            elif status == 404:
+                reason = self._gateways_not_found(response, sent)
+                missing = bool(reason)
             else:
                 self._copy(response)
         finally:
@@ -285,20 +290,56 @@ class Invoker:
                 f"{target} refused the call: {detail}",
                 hint=self._refusal_hint(status, sent, challenged),
             )
+        if missing:
+            raise FunctionFailed(
+                f"no function {self.inv.name} in namespace "
+                f"{self.inv.namespace or DEFAULT_NAMESPACE} at {self.settings.gateway} "
+                f"(the gateway answered {status}: {reason})",
+                hint="check the name, the namespace (-n, OPENFAAS_NS or the stack file) and "
+                "the gateway (-g, OPENFAAS_URL); 'faas-cli list -n NAMESPACE' lists them",
+            )
         if status >= 500 and (internal or status in GATEWAY_TROUBLE):
             raise TransientFailure(f"{target}: the gateway answered {detail}")
         raise FunctionFailed(f"{target} answered {detail}")
 
-    def _copy(self, response: httpx.Response) -> None:
-        """The answer's body to the output, as it arrives.
+    def _chunks(self, response: httpx.Response) -> Iterator[bytes]:
+        return response.iter_bytes() if self.inv.decode else response.iter_raw()
+
+    def _gateways_not_found(self, response: httpx.Response, sent: str | None) -> str:
+        """The gateway's own 404 for a function it does not know (`error finding function
+        NAME.NAMESPACE: ...`) as a message; a 404 of the function's own goes to the output
+        like any answer, and gives ''."""
+        chunks = self._chunks(response)
+        head = b""
+        with self._transport_errors():
+            for chunk in chunks:
+                head += chunk
+                if len(head) >= len(NOT_FOUND_BY_GATEWAY):
+                    break
+            if head.startswith(NOT_FOUND_BY_GATEWAY):
+                for chunk in chunks:
+                    head += chunk
+                    if len(head) >= REASON_BYTES:
+                        break
+                line = self._first_line(head[:REASON_BYTES], sent)
+                return line.split(": ", 1)[0]  # the rest repeats the status in Go's words
+        self._copy(response, chunks, head)
+        return ""
+
+    def _copy(
+        self, response: httpx.Response, chunks: Iterator[bytes] | None = None, head: bytes = b""
+    ) -> None:
+        """The answer's body to the output, as it arrives (after `head`, already read).
 
         When the reader goes away (`| head`) the copy just stops, and the answer's status
         still decides the exit code; cli.main's final flush points stdout at /dev/null.
         """
-        chunks = response.iter_bytes() if self.inv.decode else response.iter_raw()
+        chunks = self._chunks(response) if chunks is None else chunks
         write = self.out.write
         with self._transport_errors():
             try:
+                if head:
+                    write(head)
                 for chunk in chunks:
                     write(chunk)
                 self.out.flush()

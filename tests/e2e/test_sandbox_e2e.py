@@ -195,6 +195,18 @@ def test_open_function_needs_no_login(sandbox: Sandbox) -> None:
     assert sandbox.count("/oauth/token") == 0
 
 
+def test_a_function_the_gateway_does_not_know_names_where_it_looked(sandbox: Sandbox) -> None:
+    env = {"OPENFAAS_URL": sandbox.gateway_url}
+    result = run("invoke", "ecko", "-n", "dev", env=env, input=b"x")
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode().splitlines() == [
+        f"faasauth: no function ecko in namespace dev at {sandbox.gateway_url} (the gateway "
+        "answered 404: error finding function ecko.dev)",
+        "hint: check the name, the namespace (-n, OPENFAAS_NS or the stack file) and the "
+        "gateway (-g, OPENFAAS_URL); 'faas-cli list -n NAMESPACE' lists them",
+    ]
+
+
 def test_auth_with_the_gateway_as_authority_says_so(sandbox: Sandbox) -> None:
     env = sandbox.env()
     result = run("auth", "--authority", sandbox.gateway_url, env=env)

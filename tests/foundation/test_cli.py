@@ -110,8 +110,8 @@ def test_help_and_version(run_cli) -> None:
     assert version.code == 0 and __version__ in version.out
 
 
-@pytest.mark.parametrize("command", ["exchange", "status", "logout"])
-def test_every_command_accepts_the_connection_options(run_cli, command: str) -> None:
+@pytest.mark.parametrize("command", ["auth", "exchange", "invoke"])
+def test_every_networked_command_accepts_the_connection_options(run_cli, command: str) -> None:
     result = run_cli(command, "--help")
     assert result.code == 0
     for option in ("--gateway", "--tls-no-verify", "--cacert", "--timeout", "--verbose", "Example"):

@@ -466,3 +466,21 @@ def test_plain_http_token_to_a_remote_host_warns(
         "faasauth: warning: sending a function token over plain http to 127.0.0.1; use https\n"
     )
     assert Invoker  # imported for the patch target's sake
+
+
+def test_a_function_that_is_not_there_is_the_gateways_404(gateway: FakeGateway, run_cli) -> None:
+    result = run_cli("ecko", "-n", "dev", input=b"x")
+    assert (result.code, result.out) == (1, b"")
+    assert result.err.splitlines() == [
+        f"faasauth: no function ecko in namespace dev at {gateway.url} (the gateway answered "
+        "404: error finding function ecko.dev)",
+        "hint: check the name, the namespace (-n, OPENFAAS_NS or the stack file) and the "
+        "gateway (-g, OPENFAAS_URL); 'faas-cli list -n NAMESPACE' lists them",
+    ]
+
+
+def test_a_functions_own_404_is_its_answer(gateway: FakeGateway, run_cli) -> None:
+    gateway.add("api", protected=False, status=404, body=b"error: no route /x\n")
+    result = run_cli("api", input=b"x")
+    assert (result.code, result.out) == (1, b"error: no route /x\n")
+    assert result.err == "faasauth: openfaas-fn:api answered 404 Not Found\n"
