@@ -44,33 +44,56 @@ def _duration(seconds: int | None) -> str:
 
 
 def _status_lines(status: dict[str, Any]) -> list[str]:
+    """The status as text that reads at 80 columns: one gateway per block, the current one
+    first, a label and a value per line, so no URL or grant name is ever split; function
+    tokens grouped by whose they are."""
     store = status["store"]
+    current = status["gateway"]
     lines = [
-        f"Gateway:     {status['gateway']}",
-        f"Token store: {store['backend']} ({store['reason']}) in {store['location']}",
-        "",
-        "Logins:",
+        f"Token store  {store['backend']} ({store['reason']})",
+        f"             {store['location']}",
     ]
-    for login in status["logins"] or []:
-        marker = "*" if login["gateway"] == status["gateway"] else " "
-        lines.append(
-            f" {marker} {login['gateway']}  issuer={login['issuer'] or '-'}  "
-            f"subject={login['subject'] or '-'}  grant={login['grant']}  "
-            f"expires={_duration(login['expires_in'])}  "
-            f"refreshable={'yes' if login['refreshable'] else 'no'}  token={login['token']}"
-        )
-    if not status["logins"]:
-        lines.append("   none (run: faasauth auth)")
-    lines += ["", "Function tokens:"]
-    for item in status["function_tokens"] or []:
-        audience = ",".join(item["audience"]) or "(any permitted function)"
-        lines.append(
-            f"   {item['gateway']}  audience={audience}  "
-            f"left={_duration(item['expires_in'])}  token={item['token']}"
-        )
-    if not status["function_tokens"]:
-        lines.append("   none")
+    others = {item["gateway"] for item in status["logins"]} | {
+        item["gateway"] for item in status["function_tokens"] if item["gateway"]}
+    gateways = [current, *sorted(others - {current})]
+    for gateway in gateways:
+        lines += ["", f"Gateway {gateway}" + ("  (current)" if gateway == current else "")]
+        login = next((item for item in status["logins"] if item["gateway"] == gateway), None)
+        lines += _login_lines(login)
+        tokens = [item for item in status["function_tokens"] if item["gateway"] == gateway]
+        for subject in sorted({item["subject"] or "" for item in tokens}):
+            whose = f" for {subject}" if subject else " (whose: unknown)"
+            lines.append(f"  function tokens{whose}:")
+            for item in tokens:
+                if (item["subject"] or "") == subject:
+                    audience = ", ".join(item["audience"]) or "(any permitted function)"
+                    left = _duration(item["expires_in"])
+                    left = left if left in ("expired", "unknown") else f"{left} left"
+                    lines.append(f"    {audience:<28} {left:>11}  {item['token']}")
+        if not tokens:
+            lines.append("  function tokens: none")
     return lines
+
+
+def _login_lines(login: dict[str, Any] | None) -> list[str]:
+    if login is None:
+        return ["  login      none (run: faasauth auth)"]
+    who = login["subject"] or "-"
+    if login["issuer"]:
+        who += f" at {login['issuer']}"
+    left = _duration(login["expires_in"])
+    if login["expired"]:
+        expires = "expired; " + ("renews by itself" if login["refreshable"]
+                                 else "run: faasauth auth")
+    else:
+        expires = f"in {left}" if left != "unknown" else "unknown"
+        expires += "; renews by itself" if login["refreshable"] else "; then: faasauth auth"
+    return [
+        f"  login      {who}",
+        f"  grant      {login['grant']}",
+        f"  expires    {expires}",
+        f"  token      {login['token']}",
+    ]
 
 
 def _shown(value: Any) -> Any:
@@ -88,63 +111,16 @@ def _shown(value: Any) -> Any:
 
 
 def print_status(status: dict[str, Any], *, as_json: bool) -> None:
-    from faasauth.console import plain_output, warn
+    from faasauth.console import warn
 
-    if status["store"]["plain_file"] and (status["logins"] or status["function_tokens"]):
-        warn(
-            f"tokens are kept in plain files under {status['store']['location']} "
-            "(readable by you and root only); use FAASAUTH_TOKEN_STORE=keyring where available"
-        )
+    store = status["store"]
+    if store["plain_file"] and (status["logins"] or status["function_tokens"]):
+        where = f"tokens are kept in plain files under {store['location']} (readable by you " \
+            "and root only)"
+        if store.get("keyring_available"):
+            where += "; an OS keyring answers here: FAASAUTH_TOKEN_STORE=keyring keeps them there"
+        warn(where)
     if as_json:
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
         return
-    status = _shown(status)
-    if not plain_output(sys.stdout):
-        _print_status_rich(status)
-        return
-    sys.stdout.write("\n".join(_status_lines(status)) + "\n")
-
-
-def _print_status_rich(status: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console()
-    # Server text is never rich markup: `[bold]` in a subject stays those characters.
-    status = {**status,
-              "logins": [{k: escape(v) if isinstance(v, str) else v for k, v in login.items()}
-                         for login in status["logins"]],
-              "gateway": escape(status["gateway"])}
-    store = status["store"]
-    console.print(f"[bold]Gateway[/] {status['gateway']}")
-    console.print(f"[bold]Token store[/] {store['backend']} ({store['reason']}) in {store['location']}")
-
-    def table(title: str, *columns: str) -> Table:
-        # URLs and masked tokens are folded, never cut: a truncated URL tells nothing.
-        result = Table(title=title, title_justify="left", title_style="bold")
-        for column in columns:
-            result.add_column(column, overflow="fold")
-        return result
-
-    if status["logins"]:
-        logins = table("Logins", "", "Gateway", "Issuer", "Subject", "Grant", "Expires",
-                       "Refreshable", "Token")
-        for login in status["logins"]:
-            logins.add_row(
-                "*" if login["gateway"] == status["gateway"] else "",
-                login["gateway"], login["issuer"] or "-", login["subject"] or "-",
-                login["grant"], _duration(login["expires_in"]),
-                "yes" if login["refreshable"] else "no", login["token"],
-            )
-        console.print(logins)
-    else:
-        console.print("[bold]Logins[/] none (run: faasauth auth)")
-    if status["function_tokens"]:
-        tokens = table("Function tokens", "Gateway", "Audience", "Left", "Token")
-        for item in status["function_tokens"]:
-            tokens.add_row(item["gateway"], ",".join(item["audience"]) or "(any)",
-                           _duration(item["expires_in"]), item["token"])
-        console.print(tokens)
-    else:
-        console.print("[bold]Function tokens[/] none")
+    sys.stdout.write("\n".join(_status_lines(_shown(status))) + "\n")

@@ -45,7 +45,12 @@ def obtain_function_token(
         hit = cached()
         if hit is not None:
             return ObtainedToken(hit, True, key)
-        token = request_function_token(rt, subject.fetch(), subject_type, audiences)
+        from faasauth.tokens.jwt import subject_of
+
+        subject_token = subject.fetch()
+        token = request_function_token(rt, subject_token, subject_type, audiences)
+        token.subject = subject_of(subject_token)
         if token.expires_at is not None:
             rt.cache.save_function_token(key, token)
         return ObtainedToken(token, False, key)
+

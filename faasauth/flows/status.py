@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from faasauth.runtime import Runtime
-from faasauth.store.cache import gateway_of
+from faasauth.store.cache import Removed, gateway_of
 from faasauth.tokens.function import FunctionToken
-from faasauth.tokens.jwt import mask
+from faasauth.tokens.jwt import mask, subject_of
 from faasauth.tokens.login import Login
 
 
@@ -18,6 +18,9 @@ class StoreInfo:
     reason: str
     location: str
     plain_file: bool
+    # Only checked when tokens sit in plain files: whether an OS keyring answers here, so
+    # that moving them there is suggested only where it could work (None: not checked).
+    keyring_available: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class LoginStatus:
 class TokenStatus:
     gateway: str | None
     audience: list[str]
+    subject: str | None  # whose: the `sub` of the subject token it was exchanged for
     expires_in: int | None
     token: str  # masked
 
@@ -92,6 +96,7 @@ def collect_status(rt: Runtime) -> Status:
                 TokenStatus(
                     gateway=gateway_of(key),
                     audience=record.audience,
+                    subject=record.subject or subject_of(record.access_token),
                     expires_in=_left(record.expires_at, now),
                     token=mask(record.access_token),
                 )
@@ -102,6 +107,11 @@ def collect_status(rt: Runtime) -> Status:
     )
     store = rt.store
     current_login = next((item for item in logins if item.gateway == current), None)
+    keyring_available = None
+    if store.plain_file and (logins or tokens):
+        from faasauth.store.choice import keyring_problem
+
+        keyring_available = keyring_problem() is None
     return Status(
         gateway=current,
         usable_login=usable,
@@ -110,6 +120,7 @@ def collect_status(rt: Runtime) -> Status:
             reason=store.reason or f"FAASAUTH_TOKEN_STORE={store.name}",
             location=str(rt.home.path),
             plain_file=store.plain_file,
+            keyring_available=keyring_available,
         ),
         logins=logins,
         function_tokens=tokens,
@@ -135,6 +146,29 @@ def can_renew_now(rt: Runtime, login: Login) -> bool:
     return bool(secret) and configured_for(rt.env, login)
 
 
-def remove_stored(rt: Runtime, gateway: str | None) -> int:
+def remove_stored(rt: Runtime, gateway: str | None) -> Removed:
     """Delete the login and function tokens of `gateway` (all gateways when None)."""
     return rt.cache.delete_gateway(gateway)
+
+
+def describe_removed(removed: Removed, gateway: str | None) -> str:
+    """`logout`'s report in words: what went, or that there was nothing."""
+    where = f"for {gateway}" if gateway else "for any gateway"
+    if not removed:
+        return f"Nothing to remove: no login or function token is stored {where}."
+    parts = []
+    if removed.logins:
+        parts.append(f"the login for {removed.logins[0]}" if len(removed.logins) == 1
+                     else f"the logins for {len(removed.logins)} gateways")
+    if removed.function_tokens:
+        parts.append(_count(removed.function_tokens, "cached function token"))
+    if removed.unreadable:
+        parts.append(_count(removed.unreadable, "damaged entry", "damaged entries"))
+    if not removed.logins and gateway:
+        parts[0] += f" for {gateway}"
+    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Removed {text}."
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"1 {one}" if n == 1 else f"{n} {many or one + 's'}"

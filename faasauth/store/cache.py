@@ -13,6 +13,7 @@ outside the lock are fine: entries are replaced atomically.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Union
 
 from faasauth.store.backends import TokenStore
@@ -25,6 +26,19 @@ LOGIN_PREFIX = "login|"
 FUNCTION_PREFIX = "function|"
 
 Record = Union[Login, FunctionToken]
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What `delete_gateway` removed: the gateways whose login went, how many function
+    tokens, and how many damaged entries (which name no gateway)."""
+
+    logins: list[str]
+    function_tokens: int
+    unreadable: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.logins or self.function_tokens or self.unreadable)
 
 
 def login_key(gateway: str) -> str:
@@ -88,19 +102,24 @@ class TokenCache:
                 if token is not None:
                     yield key, token
 
-    def delete_gateway(self, gateway: str | None) -> int:
+    def delete_gateway(self, gateway: str | None) -> Removed:
         """Delete the login and function tokens of `gateway` (of all gateways when None)."""
-        removed = 0
+        logins: list[str] = []
+        function_tokens = 0
         for key in self.store.keys():
             owner = gateway_of(key)
             if owner is None or (gateway is not None and owner != gateway):
                 continue
             with self.locked(key):
                 self.store.delete(key)
-            removed += 1
+            if key.startswith(LOGIN_PREFIX):
+                logins.append(owner)
+            else:
+                function_tokens += 1
+        unreadable = 0
         if gateway is None:
             # Damaged entries name no gateway, but may still hold a secret.
-            removed += self.store.remove_unreadable()
+            unreadable = self.store.remove_unreadable()
         else:
             self.store.remove_stale_temp_files()
-        return removed
+        return Removed(sorted(logins), function_tokens, unreadable)

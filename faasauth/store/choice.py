@@ -35,7 +35,7 @@ def open_store(home: Home, backend: str) -> TokenStore:
         # A keyring chosen automatically in one session (a desktop) may be out of reach in
         # another sharing the home (a headless SSH login): check it again, and use the
         # files for this command when it does not answer, without forgetting the choice.
-        problem = _probe_keyring()
+        problem = keyring_problem()
         if problem is not None:
             warn(
                 f"{problem}; the keyring chosen earlier for {home.path} cannot be used in this "
@@ -51,7 +51,7 @@ def open_store(home: Home, backend: str) -> TokenStore:
     return store
 
 
-def _probe_keyring() -> str | None:
+def keyring_problem() -> str | None:
     """None when a real keyring answers in time, else why it cannot be used."""
     import keyring
     from keyring.backends import chainer, fail
@@ -96,7 +96,7 @@ def choose_automatically(home: Home) -> TokenStore:
             chosen = remembered["backend"]
             reason = str(remembered.get("reason", ""))
         else:
-            problem = _probe_keyring()
+            problem = keyring_problem()
             if problem is None:
                 chosen, reason = "keyring", "an OS keyring answered (automatic choice)"
             else:

@@ -16,6 +16,8 @@ class FunctionToken:
     scope: str | None = None
     audience: list[str] = field(default_factory=list)
     obtained_at: float = 0.0
+    # Whose it is: the `sub` of the subject token it was exchanged for (for `status`).
+    subject: str | None = None
 
     def seconds_left(self, now: float) -> float | None:
         return None if self.expires_at is None else self.expires_at - now
@@ -38,10 +40,15 @@ class FunctionToken:
                 scope=entry.get("scope"),
                 audience=[str(a) for a in entry.get("audience") or []],
                 obtained_at=float(entry.get("obtained_at") or 0.0),
+                subject=_text(entry.get("subject")),
             )
         except (KeyError, TypeError, ValueError):
             return None
         return token if token.access_token else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _finite(value: Any) -> float | None:

@@ -27,11 +27,17 @@ def unverified_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
+def subject_of(token: str) -> str | None:
+    """The `sub` of a JWT, unverified (for display: whose a token is), or None."""
+    sub = unverified_claims(token).get("sub")
+    return sub if isinstance(sub, str) and sub else None
+
+
 def mask(token: str | None) -> str:
     """Enough of a token to tell two apart, never enough to use."""
     if not token:
         return "-"
-    return f"{token[:6]}…{token[-4:]}" if len(token) > 16 else "…"
+    return f"{token[:6]}...{token[-4:]}" if len(token) > 16 else "..."
 
 
 def redact_tokens(text: str, *secrets: str | None) -> str:

@@ -224,14 +224,16 @@ def store_login(
 
 
 def store_function_token(home: Path, gateway_url: str, token: str, audience: list[str],
-                         *, identity: str = "login|x", expires_in: float = 300) -> None:
+                         *, identity: str = "login|x", expires_in: float = 300,
+                         subject: str | None = None) -> None:
     from faasauth.store.cache import function_token_key
     from faasauth.store.backends import FileStore
     from faasauth.store.home import Home
     from faasauth.tokens.function import FunctionToken
 
     now = time.time()
-    entry = FunctionToken(token, expires_at=now + expires_in, audience=audience, obtained_at=now)
+    entry = FunctionToken(token, expires_at=now + expires_in, audience=audience, obtained_at=now,
+                          subject=subject)
     FileStore(Home(home)).put(function_token_key(gateway_url, identity, audience), entry.to_entry())
 
 

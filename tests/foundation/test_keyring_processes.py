@@ -66,7 +66,7 @@ def test_working_keyring_is_chosen_and_used_across_processes(
     assert "automatic" in status["store"]["reason"]
     assert [t["audience"] for t in status["function_tokens"]] == [["dev:fn"]]
     code, _, err, _ = run_probe("logout", "--all", env=env)
-    assert code == 0 and "Removed 1 stored item" in err
+    assert code == 0 and "Removed 1 cached function token." in err
     assert json.loads((tmp_path / "keyring.json").read_text()) == {}
 
 

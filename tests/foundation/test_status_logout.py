@@ -45,23 +45,31 @@ class TestStatus:
     def test_nothing_stored_is_exit_4(self, run_cli) -> None:
         result = run_cli("status", "-g", GW_A)
         assert result.code == 4
-        assert "Logins:" in result.out and "none (run: faasauth auth)" in result.out
+        assert "  login      none (run: faasauth auth)" in result.out
         assert "warning" not in result.err  # nothing in plain files yet
 
-    def test_usable_login_is_exit_0_and_tokens_are_masked(self, run_cli, two_gateways: Path) -> None:
+    def test_usable_login_is_exit_0_and_tokens_are_masked(
+        self, run_cli, two_gateways: Path, home: Path
+    ) -> None:
         result = run_cli("status", "-g", GW_A)
         assert result.code == 0, result.err
-        assert f"Gateway:     {GW_A}" in result.out
-        assert "Token store: file (FAASAUTH_TOKEN_STORE=file)" in result.out
-        assert f" * {GW_A}  issuer=https://idp.example  subject=alice  grant=device" in result.out
-        assert f"   {GW_B}" in result.out  # the other gateway is listed, not starred
-        assert "audience=dev:figlet" in result.out
-        assert "(any permitted function)" in result.out
-        assert f"token={FN_A[:6]}…{FN_A[-4:]}" in result.out
+        lines = result.out.splitlines()
+        assert lines[:2] == ["Token store  file (FAASAUTH_TOKEN_STORE=file)", f"{'':13}{home}"]
+        current = lines.index(f"Gateway {GW_A}  (current)")
+        assert lines[current + 1:current + 3] == [
+            "  login      alice at https://idp.example", "  grant      device"]
+        assert f"Gateway {GW_B}" in lines  # the other gateway is listed, after it
+        assert lines.index(f"Gateway {GW_B}") > current
+        assert any(line.startswith("    dev:figlet ") for line in lines)
+        assert any("(any permitted function)" in line for line in lines)
+        assert any(line.endswith(f"  {FN_A[:6]}...{FN_A[-4:]}") for line in lines)
         assert_no_secrets(result.out, result.err)
         assert "plain files" in result.err and result.err.startswith("faasauth: warning:")
 
-    def test_json(self, run_cli, two_gateways: Path, home: Path) -> None:
+    def test_json(self, run_cli, two_gateways: Path, home: Path, install_keyring) -> None:
+        from foundation.keyring_backends import FailingKeyring
+
+        install_keyring(FailingKeyring())
         result = run_cli("status", "--json", "-g", GW_B)
         assert result.code == 0
         data = json.loads(result.out)
@@ -71,6 +79,7 @@ class TestStatus:
             "reason": "FAASAUTH_TOKEN_STORE=file",
             "location": str(home),
             "plain_file": True,
+            "keyring_available": False,
         }
         logins = {item["gateway"]: item for item in data["logins"]}
         assert set(logins) == {GW_A, GW_B}
@@ -97,7 +106,7 @@ class TestStatus:
         store_login(home, GW_A, ID_TOKEN_B, expires_in=-10)
         result = run_cli("status", "-g", GW_A)
         assert result.code == 4
-        assert "expires=expired" in result.out
+        assert "  expires    expired; run: faasauth auth" in result.out
 
     def test_expired_login_with_refresh_token_is_usable(self, run_cli, home: Path) -> None:
         store_login(home, GW_A, ID_TOKEN_B, expires_in=-10, refresh_token=REFRESH)
@@ -154,12 +163,73 @@ class TestStatus:
         assert "Traceback" not in result.err
 
 
+class TestStatusReads:
+    """What a person sees: 80 columns, whose tokens, ASCII JSON, the keyring suggestion."""
+
+    def test_fits_80_columns_with_no_url_or_grant_split(
+        self, run_cli, two_gateways: Path, home: Path
+    ) -> None:
+        store_login(home, "https://gateway.openfaas.example.com:8443", ID_TOKEN_A,
+                    issuer="https://login.microsoftonline.com/9188040d-6c67-4c5b/v2.0",
+                    subject="alice", grant="client_credentials")
+        result = run_cli("status", "-g", "https://gateway.openfaas.example.com:8443")
+        assert result.code == 0, result.err
+        lines = result.out.splitlines()
+        assert max(len(line) for line in lines) <= 80, result.out
+        for whole in ("https://gateway.openfaas.example.com:8443", GW_A, GW_B,
+                      "https://login.microsoftonline.com/9188040d-6c67-4c5b/v2.0",
+                      "client_credentials"):
+            assert any(whole in line for line in lines), whole
+
+    def test_function_tokens_say_whose_they_are(self, run_cli, home: Path) -> None:
+        store_login(home, GW_A, ID_TOKEN_A, issuer="https://idp.example", subject="alice")
+        store_function_token(home, GW_A, FN_A, ["dev:figlet"], identity="login|alice",
+                             subject="alice")
+        store_function_token(home, GW_A, FN_B, ["dev:figlet"], identity="token|ci",
+                             subject="repo:org/app:ref:refs/heads/main")
+        result = run_cli("status", "-g", GW_A)
+        lines = result.out.splitlines()
+        alice = lines.index("  function tokens for alice:")
+        ci = lines.index("  function tokens for repo:org/app:ref:refs/heads/main:")
+        assert lines[alice + 1].endswith(f"{FN_A[:6]}...{FN_A[-4:]}")
+        assert lines[ci + 1].endswith(f"{FN_B[:6]}...{FN_B[-4:]}")
+        data = json.loads(run_cli("status", "--json", "-g", GW_A).out)
+        assert sorted(t["subject"] for t in data["function_tokens"]) == [
+            "alice", "repo:org/app:ref:refs/heads/main"]
+
+    def test_a_token_cached_before_subjects_were_kept_shows_its_own(
+        self, run_cli, home: Path
+    ) -> None:
+        own = make_jwt({"sub": "bob", "aud": ["dev:figlet"], "exp": 4102444800})
+        store_function_token(home, GW_A, own, ["dev:figlet"])
+        assert "  function tokens for bob:" in run_cli("status", "-g", GW_A).out
+
+    def test_json_is_ascii(self, run_cli, two_gateways: Path) -> None:
+        result = run_cli("status", "--json", "-g", GW_A)
+        assert result.out.isascii()
+        tokens = [t["token"] for t in json.loads(result.out)["function_tokens"]]
+        assert f"{FN_A[:6]}...{FN_A[-4:]}" in tokens
+
+    def test_keyring_suggested_only_where_one_answers(
+        self, run_cli, two_gateways: Path, install_keyring
+    ) -> None:
+        from foundation.keyring_backends import FailingKeyring, MemoryKeyring
+
+        install_keyring(FailingKeyring())
+        without = run_cli("status", "-g", GW_A).err
+        assert "plain files" in without and "keyring" not in without
+        install_keyring(MemoryKeyring())
+        with_one = run_cli("status", "-g", GW_A).err
+        assert with_one.startswith("faasauth: warning: tokens are kept in plain files")
+        assert "an OS keyring answers here: FAASAUTH_TOKEN_STORE=keyring" in with_one
+
+
 class TestLogout:
     def test_one_gateway_leaves_the_other(self, run_cli, two_gateways: Path, home: Path) -> None:
         (home / BACKEND_STATE).write_text('{"backend": "file"}')
         result = run_cli("logout", "-g", GW_A + "/")
         assert result.code == 0
-        assert result.err.strip() == f"Removed 2 stored items for {GW_A}."
+        assert result.err.strip() == f"Removed the login for {GW_A} and 1 cached function token."
         assert result.out == ""
         remaining = FileStore(Home(home)).keys()
         assert remaining and all(GW_B in key and GW_A not in key for key in remaining)
@@ -176,13 +246,20 @@ class TestLogout:
     def test_all(self, run_cli, two_gateways: Path, home: Path) -> None:
         result = run_cli("logout", "--all")
         assert result.code == 0
-        assert result.err.strip() == "Removed 4 stored items for all gateways."
+        assert result.err.strip() == (
+            "Removed the logins for 2 gateways and 2 cached function tokens.")
         assert FileStore(Home(home)).keys() == []
         assert list((home / "tokens").glob("*.json")) == []
 
+    def test_says_what_it_removed_in_words(self, run_cli, home: Path) -> None:
+        store_function_token(home, GW_A, FN_A, ["dev:figlet"])
+        result = run_cli("logout", "-g", GW_A)
+        assert result.err.strip() == f"Removed 1 cached function token for {GW_A}."
+
     def test_nothing_stored(self, run_cli) -> None:
         result = run_cli("logout", "-g", GW_A)
-        assert (result.code, result.err.strip()) == (0, f"Removed 0 stored items for {GW_A}.")
+        assert (result.code, result.err.strip()) == (
+            0, f"Nothing to remove: no login or function token is stored for {GW_A}.")
 
     def test_all_and_gateway_together_is_exit_2(self, run_cli, two_gateways: Path, home: Path) -> None:
         before = snapshot(home)

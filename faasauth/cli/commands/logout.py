@@ -21,14 +21,13 @@ def command(everything: bool, **connection: object) -> None:
       faasauth logout --all
     """
     from faasauth.console import say
-    from faasauth.flows.status import remove_stored
+    from faasauth.flows.status import describe_removed, remove_stored
 
     if everything and connection.get("gateway"):
         raise click.UsageError("use either --gateway or --all, not both")
     rt = make_runtime(connection)
-    removed = remove_stored(rt, None if everything else rt.settings.gateway)
-    where = "all gateways" if everything else rt.settings.gateway
-    say(f"Removed {removed} stored item{'s' if removed != 1 else ''} for {where}.")
+    gateway = None if everything else rt.settings.gateway
+    say(describe_removed(remove_stored(rt, gateway), gateway))
     from faasauth.flows.faas_cli import forget_api_token
 
     faas_cli = forget_api_token(rt, None if everything else rt.settings.gateway)
