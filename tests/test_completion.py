@@ -108,15 +108,16 @@ def test_bash_completes_function_names_from_stack_and_memory(tmp_path: Path) -> 
     assert audiences == ["dev:secret-fn", "openfaas-fn:env-auth"]
 
 
-def test_completion_stays_local_and_light(tmp_path: Path) -> None:
-    """A TAB imports none of the heavy modules and touches no network."""
+def test_completion_stays_light(tmp_path: Path) -> None:
+    """A TAB imports none of the heavy modules (the gateway's list is asked with the
+    standard library); an unreachable gateway's remembered names stay its own."""
     home = tmp_path / "home"
     remember(home, "http://127.0.0.1:8080", "openfaas-fn:env-auth")
     probe = (
         "import sys\n"
         "from faasauth.cli.app import main\n"
         "try:\n    main([])\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in ('httpx', 'rich', 'keyring', 'jwt', 'yaml', 'socket')"
+        "heavy = sorted(m for m in ('httpx', 'rich', 'keyring', 'jwt', 'yaml', 'anyio')"
         " if m in sys.modules)\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
@@ -162,3 +163,57 @@ _faasauth_completion
                             text=True, env=shell_env(home), timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["invoke", "figlet"], result.stdout
+
+
+def _tab(words: str, env: dict[str, str], cwd: Path) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "faasauth"], cwd=cwd, capture_output=True, text=True,
+        timeout=30, env={**env, "_FAASAUTH_COMPLETE": "bash_complete",
+                         "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)},
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines() if line]
+
+
+def test_function_names_come_from_the_gateways_list_cached_briefly(tmp_path: Path) -> None:
+    from faasauth.sandbox import Sandbox
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with Sandbox() as sandbox:
+        env = {**shell_env(home), **sandbox.env(), "OPENFAAS_CONFIG": str(tmp_path / "fc")}
+        env.pop("OPENFAAS_NS", None)
+        listed = {"method": "GET", "origin": "gateway"}
+        # No credential: the gateway refuses the list (401); asked once per minute only.
+        assert _tab("faasauth invoke e", env, tmp_path) == []
+        assert _tab("faasauth invoke e", env, tmp_path) == []
+        assert sandbox.count("/system/functions", status=401, **listed) == 1
+        # `auth --faas-cli` keeps an API token in faas-cli's config: now the list is read,
+        # with that token, and a refusal from before is not reused.
+        login = subprocess.run([sys.executable, "-m", "faasauth", "auth", "--faas-cli"],
+                               env=env, capture_output=True, text=True, timeout=60)
+        assert login.returncode == 0, login.stderr
+        assert _tab("faasauth invoke e", env, tmp_path) == ["echo", "echo-auth", "env", "env-auth"]
+        assert _tab("faasauth invoke echo-", env, tmp_path) == ["echo-auth"]
+        assert sandbox.count("/system/functions", status=200, token="api", **listed) == 1
+        # Another namespace is another list (the sandbox serves none there).
+        assert _tab("faasauth invoke -n dev e", env, tmp_path) == []
+        assert sandbox.count("/system/functions", status=200, **listed) == 2
+        cache = (home / "function-lists.json").read_text()
+        assert "echo-auth" in cache and "Bearer" not in cache and "eyJ" not in cache
+
+
+def test_the_list_is_never_asked_through_a_redirect(httpserver) -> None:
+    from faasauth.gateway.listing import list_functions
+
+    httpserver.expect_request("/system/functions").respond_with_data(
+        "", status=302, headers={"Location": "http://127.0.0.2:9/steal"})
+    assert list_functions(httpserver.url_for("").rstrip("/"), None,
+                          authorization="Bearer secret", timeout=1) is None
+    assert httpserver.log[0][0].headers["Authorization"] == "Bearer secret"  # loopback
+    httpserver.clear()
+    httpserver.expect_request("/system/functions").respond_with_json(
+        [{"name": "figlet"}, {"name": "x\u001b]52;c;"}, "junk", {"name": "nodeinfo"}])
+    assert list_functions(httpserver.url_for("").rstrip("/"), "dev", authorization=None,
+                          timeout=1) == ["figlet", "nodeinfo"]
+    assert httpserver.log[0][0].args["namespace"] == "dev"

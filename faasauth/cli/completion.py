@@ -1,7 +1,9 @@
 """Shell completion: the scripts for each shell, and the dynamic values they ask for.
 
 A TAB runs `faasauth` with `_FAASAUTH_COMPLETE` set, so everything here answers from local
-files only: no network, no keyring, no PyYAML (the stack file is scanned line by line).
+files (no keyring, no PyYAML: the stack file is scanned line by line), except one thing:
+function names also come from the gateway's function list, asked with a short timeout and
+kept LIST_TTL seconds in the home (see faasauth.gateway.listing for what is sent).
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ if TYPE_CHECKING:
     import click
     from click.shell_completion import CompletionItem
 
+    from faasauth.store.home import Home
+
 SHELLS = {"bash": "faasauth.bash", "zsh": "_faasauth", "fish": "faasauth.fish"}
 COMPLETE_VAR = "_FAASAUTH_COMPLETE"
+LIST_CACHE = "function-lists.json"  # in the home: names only, never a credential
+LIST_TTL = 60.0  # seconds a gateway's answer (or its failure to answer) is reused
+LIST_TIMEOUT = 1.0  # seconds for each step of asking the gateway
 
 _TOP_KEY = re.compile(r"^([A-Za-z0-9_.-]+)\s*:")
 _CHILD_KEY = re.compile(r"^(\s+)([A-Za-z0-9_.-]+)\s*:")
@@ -29,7 +36,7 @@ def scan_stack_file(directory: Path) -> tuple[list[str], list[str]]:
     Good enough for completion: top-level `functions:` children at their first indentation,
     and any `namespace:` values beneath them.
     """
-    for name in ("stack.yml", "stack.yaml"):
+    for name in ("stack.yaml", "stack.yml"):  # faas-cli's order, as in config.settings
         path = directory / name
         if path.is_file():
             break
@@ -62,17 +69,80 @@ def scan_stack_file(directory: Path) -> tuple[list[str], list[str]]:
     return functions, namespaces
 
 
-def _known_functions(gateway: str | None) -> list[tuple[str, str]]:
-    """(namespace, name) of the functions remembered for `gateway` (all when None)."""
-    from faasauth.store.remembered import RememberedFunctions
+def _home() -> Home | None:
     from faasauth.config.settings import default_home
     from faasauth.store.home import Home
 
     home_value = os.environ.get("FAASAUTH_HOME")
     home = Home(Path(home_value).expanduser() if home_value else default_home())
-    if not home.path.is_dir():
+    return home if home.path.is_dir() else None
+
+
+def _known_functions(gateway: str | None) -> list[tuple[str, str]]:
+    """(namespace, name) of the functions remembered for `gateway` (all when None)."""
+    from faasauth.store.remembered import RememberedFunctions
+
+    home = _home()
+    if home is None:
         return []
     return [(f.namespace, f.name) for f in RememberedFunctions(home).known(gateway)]
+
+
+def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
+    """The gateway's function list for the namespace on the command line (or OPENFAAS_NS),
+    from the home's cache when asked less than LIST_TTL seconds ago."""
+    import time
+
+    namespace = ctx.params.get("namespace") or os.environ.get("OPENFAAS_NS") or None
+    credential = _faas_cli_credential(gateway)
+    # Asked with a credential or without: a refusal before `auth --faas-cli` is not reused
+    # after it.
+    key = f"{gateway} {namespace or ''} {'with' if credential else 'without'} credential"
+    home = _home()
+    cache = home.read_state(LIST_CACHE) if home else {}
+    entry = cache.get(key)
+    now = time.time()
+    if isinstance(entry, dict) and 0 <= now - float(entry.get("at") or 0) < LIST_TTL:
+        names = entry.get("names")
+        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+    from faasauth.gateway.listing import list_functions
+
+    cacert = ctx.params.get("cacert") or os.environ.get("SSL_CERT_FILE")
+    listed = list_functions(
+        gateway,
+        namespace,
+        authorization=credential,
+        timeout=LIST_TIMEOUT,
+        verify=False if ctx.params.get("tls_no_verify") else (cacert or True),
+    )
+    if home is not None:
+        fresh = {k: v for k, v in cache.items()
+                 if isinstance(v, dict) and 0 <= now - float(v.get("at") or 0) < LIST_TTL}
+        fresh[key] = {"at": now, "names": listed}
+        try:
+            home.write_state(LIST_CACHE, fresh)
+        except OSError:
+            pass
+    return listed or []
+
+
+def _faas_cli_credential(gateway: str) -> str | None:
+    """The Authorization faas-cli would send to `gateway`, from its config.yml, if any."""
+    from faasauth.config.faas_cli import config_path
+
+    path = config_path(os.environ)
+    if not path.is_file():
+        return None  # PyYAML is imported only when there is a file to read
+    from faasauth.config.faas_cli import OAUTH2, find_entry
+    from faasauth.errors import FaasauthError
+
+    try:
+        entry = find_entry(path, gateway)
+    except (FaasauthError, OSError, ValueError):
+        return None
+    if entry is None or not entry.token:
+        return None
+    return f"Bearer {entry.token}" if entry.auth == OAUTH2 else f"Basic {entry.token}"
 
 
 def _gateway(ctx: click.Context) -> str | None:
@@ -92,7 +162,11 @@ def complete_function_name(
     from click.shell_completion import CompletionItem
 
     names, _ = scan_stack_file(Path.cwd())
-    names += [name for _, name in _known_functions(_gateway(ctx))]
+    gateway = _gateway(ctx)
+    names += [name for _, name in _known_functions(gateway)]
+    from faasauth.config.settings import DEFAULT_GATEWAY
+
+    names += _listed_functions(ctx, gateway or DEFAULT_GATEWAY)
     return [CompletionItem(n) for n in sorted(set(names)) if n.startswith(incomplete)]
 
 

@@ -7,4 +7,5 @@
     body       request bodies from stdin (memory, regular file, pipe) that can be replayed
     replay     Replayable streams, and Tee: a spooled copy of any other stream
     spool      the copy of a piped body kept for a retry: written and read back by threads
+    listing    the gateway's function list, for shell completion (standard library only)
 """

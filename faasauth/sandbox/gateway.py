@@ -7,6 +7,9 @@ Routes (everything else is Go's `404 page not found`):
     POST /oauth/token                        token exchange (exchange.py)
     *    /function/<name>[.<ns>][/<path>]    the watchdog (watchdog.py) then the function
     *    /async-function/<name>[.<ns>][/...] 202 at once, the function runs later, result dropped
+    GET  /system/functions[?namespace=NS]    the function list (JSON), for an API token the
+                                             gateway issued (Bearer, unexpired); Role and
+                                             Policy actions are not evaluated for it
     GET  /healthz                            the gateway's health
     GET  /_sandbox/requests                  the request log as JSON (DELETE clears it);
                                              sandbox-only, never logged or counted
@@ -82,6 +85,8 @@ class Gateway:
             return json_response(200, self.configuration(), no_store=False)
         if path == "/.well-known/jwks.json":
             return json_response(200, jwks([self.key]), no_store=False)
+        if path == "/system/functions" and request.method == "GET":
+            return self._list_functions(request)
         if path == "/healthz":
             return text_response(200, "OK")
         if path == "/_sandbox/requests":
@@ -89,6 +94,37 @@ class Gateway:
                 self.requests.clear()
             return json_response(200, [r.as_dict() for r in self.requests.snapshot()])
         return text_response(404, "404 page not found\n")
+
+    def _list_functions(self, request: Request) -> Response:
+        """The REST API's function list, as the gateway answers it with IAM enabled: only
+        for an OpenFaaS API token (a token exchange without `scope=function`)."""
+        authorization = request.header("Authorization") or ""
+        token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
+        try:
+            claims = self.key.verify(token) if token else None
+        except Exception:  # jwt.PyJWTError and malformed tokens alike
+            claims = None
+        if claims is None or "function" in claims:
+            return text_response(401, "Unauthorized\n")
+        from urllib.parse import parse_qs
+
+        namespace = (parse_qs(request.query).get("namespace") or [DEFAULT_NAMESPACE])[0]
+        listed = [
+            {
+                "name": f.name,
+                "namespace": f.namespace,
+                "image": f"sandbox/{f.behaviour}:latest",
+                "replicas": 1,
+                "availableReplicas": 1,
+                "invocationCount": 0,
+                "labels": {},
+                "annotations": {},
+                "envProcess": "",
+            }
+            for f in self.functions.values()
+            if f.namespace == namespace
+        ]
+        return json_response(200, listed, token="api", no_store=False)
 
     def _token_kind(self, authorization: str | None) -> str:
         if not authorization:

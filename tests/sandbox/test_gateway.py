@@ -154,8 +154,33 @@ def test_unknown_function_and_path(sb: Sandbox, client: httpx.Client) -> None:
         "for function, nope, body: "
     )
     assert client.post(f"{sb.gateway_url}/async-function/nope").status_code == 404
-    missing = client.get(f"{sb.gateway_url}/system/functions")
+    missing = client.get(f"{sb.gateway_url}/system/secrets")
     assert missing.status_code == 404 and missing.text == "404 page not found\n"
+
+
+def test_function_list_wants_an_api_token(sb: Sandbox, client: httpx.Client) -> None:
+    url = f"{sb.gateway_url}/system/functions"
+    assert client.get(url).status_code == 401
+    exchange = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token"}
+    idp = client.post(f"{sb.authority}/token", data={"grant_type": "client_credentials"},
+                      auth=(sb.client_id, sb.client_secret)).json()
+    subject = idp.get("id_token") or idp["access_token"]
+    api = client.post(f"{sb.gateway_url}/oauth/token",
+                      data={**exchange, "subject_token": subject}).json()["access_token"]
+    function = client.post(f"{sb.gateway_url}/oauth/token",
+                           data={**exchange, "subject_token": subject, "scope": "function",
+                                 "audience": "openfaas-fn:echo-auth"}).json()["access_token"]
+    for refused in (subject, function, "not-a-token"):
+        answer = client.get(url, headers={"Authorization": f"Bearer {refused}"})
+        assert answer.status_code == 401, refused[:20]
+    listed = client.get(url, headers={"Authorization": f"Bearer {api}"})
+    assert listed.status_code == 200
+    assert sorted(f["name"] for f in listed.json()) == ["echo", "echo-auth", "env", "env-auth"]
+    assert {f["namespace"] for f in listed.json()} == {"openfaas-fn"}
+    other = client.get(url, params={"namespace": "dev"},
+                       headers={"Authorization": f"Bearer {api}"})
+    assert other.status_code == 200 and other.json() == []
 
 
 STACK = """\

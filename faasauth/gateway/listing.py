@@ -1,0 +1,79 @@
+"""The gateway's function list (`GET /system/functions`), for shell completion only.
+
+Standard library only: a TAB must answer within about a second, and importing httpx
+alone takes a good part of that. It never logs in, exchanges or renews anything: it sends
+the credential faas-cli keeps for the gateway (`faas-cli pro auth`, `faasauth auth
+--faas-cli`, `faas-cli login`) when there is one, and only over https or to loopback;
+an OpenFaaS gateway without authentication answers without one. Redirects are not
+followed (a credential must not travel to another host), and any failure is simply "no
+list": completion falls back to what is known locally.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+MAX_BYTES = 4 * 1024 * 1024  # a list of a few thousand functions
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # a Kubernetes object name
+
+
+def list_functions(
+    gateway: str,
+    namespace: str | None,
+    *,
+    authorization: str | None,
+    timeout: float,
+    verify: bool | str = True,
+) -> list[str] | None:
+    """The names of the functions in `namespace` (the gateway's default when None), or None
+    when the gateway cannot be asked quickly, refuses, or answers something else."""
+    from faasauth import __version__
+    from faasauth.http import is_loopback
+
+    url = f"{gateway}/system/functions"
+    if namespace:
+        url += f"?namespace={quote(namespace, safe='')}"
+    parts = urlsplit(url)
+    headers = {"Accept": "application/json", "User-Agent": f"faasauth/{__version__}"}
+    if authorization and (parts.scheme == "https" or is_loopback(parts.hostname or "")):
+        headers["Authorization"] = authorization
+    try:
+        opener = urllib.request.build_opener(_NoRedirects(), _https_handler(verify))
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as answer:
+            if answer.status != 200:
+                return None
+            body = answer.read(MAX_BYTES + 1)
+        if len(body) > MAX_BYTES:
+            return None
+        listed = json.loads(body)
+    # URLError, HTTPError, timeouts, a bad CA file, protocol errors, JSON and decoding errors
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    return _names(listed)
+
+
+def _names(listed: Any) -> list[str] | None:
+    if not isinstance(listed, list):
+        return None
+    names = [item.get("name") for item in listed if isinstance(item, dict)]
+    return sorted({n for n in names if isinstance(n, str) and _NAME.match(n)})
+
+
+def _https_handler(verify: bool | str) -> urllib.request.HTTPSHandler:
+    import ssl
+
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return urllib.request.HTTPSHandler(context=context)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the 3xx becomes an HTTPError: no list
