@@ -120,7 +120,8 @@ def test_method_is_upper_case_in_help_errors_and_completion(
         main(["invoke", "figlet", "-m", "fetch"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines()[0] == (
-        "faasauth: invalid method 'fetch': use GET, POST, PUT, PATCH or DELETE")
+        "faasauth: invalid value for '-m' / '--method': 'fetch' is not one of GET, POST, PUT, "
+        "PATCH or DELETE")
     complete = ShellComplete(cli, {}, "faasauth", "_FAASAUTH_COMPLETE")
     for typed in ("", "p", "P"):
         offered = [c.value for c in complete.get_completions(["invoke", "x", "-m"], typed)]

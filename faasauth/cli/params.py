@@ -100,11 +100,8 @@ class _Method(_ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         method = str(value).upper()
         if method not in METHODS:
-            from faasauth.errors import UsageFailure
-
-            raise UsageFailure(
-                f"invalid method {value!r}: use {', '.join(METHODS[:-1])} or {METHODS[-1]}"
-            )
+            self.fail(f"{value!r} is not one of {', '.join(METHODS[:-1])} or {METHODS[-1]}",
+                      param, ctx)
         return method
 
     def shell_complete(

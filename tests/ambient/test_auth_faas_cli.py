@@ -174,7 +174,7 @@ def test_logout_warns_about_an_unparsable_config(
     result = run_cli("logout")
     assert result.code == 0, result.err
     lines = result.err.splitlines()
-    assert lines[0].startswith("Removed 1 stored item for ")
+    assert lines[0].startswith("Removed the login for ")
     assert lines[1] == (
         f"faasauth: warning: cannot edit faas-cli's config {path}: invalid YAML at line 2, "
         "column 3; left as it was"
