@@ -90,7 +90,7 @@ class TerminalOutput:
                 pass
 
 
-_terminal: list[TerminalOutput] = []
+_terminal: TerminalOutput | None = None  # the invoke's stdout on a terminal, if any
 
 
 def terminal_output(out: BinaryIO) -> Output:
@@ -101,9 +101,9 @@ def terminal_output(out: BinaryIO) -> Output:
             return out
     except (AttributeError, ValueError):
         return out
-    tracked = TerminalOutput(out)
-    _terminal[:] = [tracked]
-    return tracked
+    global _terminal
+    _terminal = TerminalOutput(out)
+    return _terminal
 
 
 def say(message: str) -> None:
@@ -113,8 +113,8 @@ def say(message: str) -> None:
 
         logging.getLogger(PREFIX).info(message)
         return
-    if _terminal:
-        _terminal[0].end_line()
+    if _terminal is not None:
+        _terminal.end_line()
     print(message, file=sys.stderr, flush=True)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     import click
@@ -93,8 +93,10 @@ def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
     from the home's cache when asked less than LIST_TTL seconds ago."""
     import time
 
+    from faasauth.config.faas_cli import faas_cli_authorization
+
     namespace = ctx.params.get("namespace") or os.environ.get("OPENFAAS_NS") or None
-    credential = _faas_cli_credential(gateway)
+    credential = faas_cli_authorization(os.environ, gateway)
     # Asked with a credential or without: a refusal before `auth --faas-cli` is not reused
     # after it.
     key = f"{gateway} {namespace or ''} {'with' if credential else 'without'} credential"
@@ -102,7 +104,7 @@ def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
     cache = home.read_state(LIST_CACHE) if home else {}
     entry = cache.get(key)
     now = time.time()
-    if isinstance(entry, dict) and 0 <= now - float(entry.get("at") or 0) < LIST_TTL:
+    if _fresh(entry, now):
         names = entry.get("names")
         return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
     from faasauth.gateway.listing import list_functions
@@ -116,8 +118,7 @@ def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
         verify=False if ctx.params.get("tls_no_verify") else (cacert or True),
     )
     if home is not None:
-        fresh = {k: v for k, v in cache.items()
-                 if isinstance(v, dict) and 0 <= now - float(v.get("at") or 0) < LIST_TTL}
+        fresh = {k: v for k, v in cache.items() if _fresh(v, now)}
         fresh[key] = {"at": now, "names": listed}
         try:
             home.write_state(LIST_CACHE, fresh)
@@ -126,23 +127,8 @@ def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
     return listed or []
 
 
-def _faas_cli_credential(gateway: str) -> str | None:
-    """The Authorization faas-cli would send to `gateway`, from its config.yml, if any."""
-    from faasauth.config.faas_cli import config_path
-
-    path = config_path(os.environ)
-    if not path.is_file():
-        return None  # PyYAML is imported only when there is a file to read
-    from faasauth.config.faas_cli import OAUTH2, find_entry
-    from faasauth.errors import FaasauthError
-
-    try:
-        entry = find_entry(path, gateway)
-    except (FaasauthError, OSError, ValueError):
-        return None
-    if entry is None or not entry.token:
-        return None
-    return f"Bearer {entry.token}" if entry.auth == OAUTH2 else f"Basic {entry.token}"
+def _fresh(entry: object, now: float) -> TypeGuard[dict[str, Any]]:
+    return isinstance(entry, dict) and 0 <= now - float(entry.get("at") or 0) < LIST_TTL
 
 
 def _gateway(ctx: click.Context) -> str | None:

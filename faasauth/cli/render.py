@@ -60,19 +60,24 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         lines += ["", f"Gateway {gateway}" + ("  (current)" if gateway == current else "")]
         login = next((item for item in status["logins"] if item["gateway"] == gateway), None)
         lines += _login_lines(login)
-        tokens = [item for item in status["function_tokens"] if item["gateway"] == gateway]
-        for subject in sorted({item["subject"] or "" for item in tokens}):
+        by_whose: dict[str, list[dict[str, Any]]] = {}
+        for item in status["function_tokens"]:
+            if item["gateway"] == gateway:
+                by_whose.setdefault(item["subject"] or "", []).append(item)
+        for subject, tokens in sorted(by_whose.items()):
             whose = f" for {subject}" if subject else " (whose: unknown)"
             lines.append(f"  function tokens{whose}:")
-            for item in tokens:
-                if (item["subject"] or "") == subject:
-                    audience = ", ".join(item["audience"]) or "(any permitted function)"
-                    left = _duration(item["expires_in"])
-                    left = left if left in ("expired", "unknown") else f"{left} left"
-                    lines.append(f"    {audience:<28} {left:>11}  {item['token']}")
-        if not tokens:
+            lines += [_token_line(item) for item in tokens]
+        if not by_whose:
             lines.append("  function tokens: none")
     return lines
+
+
+def _token_line(item: dict[str, Any]) -> str:
+    audience = ", ".join(item["audience"]) or "(any permitted function)"
+    left = _duration(item["expires_in"])
+    left = left if left in ("expired", "unknown") else f"{left} left"
+    return f"    {audience:<28} {left:>11}  {item['token']}"
 
 
 def _login_lines(login: dict[str, Any] | None) -> list[str]:

@@ -125,22 +125,38 @@ def read_entries(path: Path) -> list[AuthEntry]:
     return entries
 
 
-def faas_cli_token(env: Mapping[str, str], gateway: str) -> str | None:
-    """The `auth: oauth2` token faas-cli keeps for `gateway`, if any (a subject token)."""
+def _readable_entries(env: Mapping[str, str], *, quiet: bool = False) -> list[AuthEntry]:
+    """faas-cli's entries for this environment; none when the file is absent or cannot be
+    read (with a warning unless `quiet`: a shell completion must print nothing)."""
     path = config_path(env)
     if not path.is_file():
-        return None
+        return []
     try:
-        entries = read_entries(path)
+        return read_entries(path)
     except UsageFailure:
-        from faasauth.console import warn
+        if not quiet:
+            from faasauth.console import warn
 
-        warn(f"cannot read faas-cli's {path}; ignoring it")
-        return None
-    for entry in entries:
+            warn(f"cannot read faas-cli's {path}; ignoring it")
+        return []
+
+
+def faas_cli_token(env: Mapping[str, str], gateway: str) -> str | None:
+    """The `auth: oauth2` token faas-cli keeps for `gateway`, if any (a subject token)."""
+    for entry in _readable_entries(env):
         if entry.auth == OAUTH2 and entry.token and same_gateway(entry.gateway, gateway):
             return entry.token
     return None
+
+
+def faas_cli_authorization(env: Mapping[str, str], gateway: str) -> str | None:
+    """The Authorization header faas-cli sends to `gateway` (its first entry for it:
+    `Bearer` for oauth2, `Basic` for `faas-cli login`), if any; quiet on a bad file."""
+    entry = next((e for e in _readable_entries(env, quiet=True)
+                  if same_gateway(e.gateway, gateway)), None)
+    if entry is None or not entry.token:
+        return None
+    return f"Bearer {entry.token}" if entry.auth == OAUTH2 else f"Basic {entry.token}"
 
 
 def find_entry(path: Path, gateway: str) -> AuthEntry | None:

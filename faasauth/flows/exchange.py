@@ -53,4 +53,3 @@ def obtain_function_token(
         if token.expires_at is not None:
             rt.cache.save_function_token(key, token)
         return ObtainedToken(token, False, key)
-

@@ -245,15 +245,18 @@ class Invoker:
             return
         warn(f"sending a function token over plain http to {parts.hostname}; use https")
 
-    def _read_some(self, response: httpx.Response, limit: int = REASON_BYTES) -> bytes:
-        parts, total = [], 0
+    def _read_upto(self, chunks: Iterator[bytes], limit: int, head: bytes = b"") -> bytes:
+        """`head` and then chunks until at least `limit` bytes (or the end); the rest of
+        `chunks` stays unread."""
+        parts, total = [head], len(head)
         with self._transport_errors():
-            for chunk in response.iter_bytes():
+            while total < limit:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
                 parts.append(chunk)
                 total += len(chunk)
-                if total >= limit:
-                    break
-        return b"".join(parts)[:limit]
+        return b"".join(parts)
 
     # -- the answer ----------------------------------------------------------------------
 
@@ -266,7 +269,8 @@ class Invoker:
         missing = False
         try:
             if internal and not 200 <= status < 300:
-                reason = self._first_line(self._read_some(response), sent)
+                said = self._read_upto(response.iter_bytes(), REASON_BYTES)
+                reason = self._first_line(said[:REASON_BYTES], sent)
             elif status == 404:
                 reason = self._gateways_not_found(response, sent)
                 missing = bool(reason)
@@ -310,19 +314,11 @@ class Invoker:
         NAME.NAMESPACE: ...`) as a message; a 404 of the function's own goes to the output
         like any answer, and gives ''."""
         chunks = self._chunks(response)
-        head = b""
-        with self._transport_errors():
-            for chunk in chunks:
-                head += chunk
-                if len(head) >= len(NOT_FOUND_BY_GATEWAY):
-                    break
-            if head.startswith(NOT_FOUND_BY_GATEWAY):
-                for chunk in chunks:
-                    head += chunk
-                    if len(head) >= REASON_BYTES:
-                        break
-                line = self._first_line(head[:REASON_BYTES], sent)
-                return line.split(": ", 1)[0]  # the rest repeats the status in Go's words
+        head = self._read_upto(chunks, len(NOT_FOUND_BY_GATEWAY))
+        if head.startswith(NOT_FOUND_BY_GATEWAY):
+            said = self._read_upto(chunks, REASON_BYTES, head)[:REASON_BYTES]
+            # the rest of the line repeats the status in Go's words
+            return self._first_line(said, sent).split(": ", 1)[0]
         self._copy(response, chunks, head)
         return ""
 

@@ -43,7 +43,10 @@ def list_functions(
     if authorization and (parts.scheme == "https" or is_loopback(parts.hostname or "")):
         headers["Authorization"] = authorization
     try:
-        opener = urllib.request.build_opener(_NoRedirects(), _https_handler(verify))
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+        if parts.scheme == "https":  # no TLS set-up (CA loading) for an http:// gateway
+            handlers.append(_https_handler(verify))
+        opener = urllib.request.build_opener(*handlers)
         with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as answer:
             if answer.status != 200:
                 return None

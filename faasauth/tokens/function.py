@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from faasauth.tokens.jwt import claim_text
+
 
 @dataclass
 class FunctionToken:
@@ -40,15 +42,11 @@ class FunctionToken:
                 scope=entry.get("scope"),
                 audience=[str(a) for a in entry.get("audience") or []],
                 obtained_at=float(entry.get("obtained_at") or 0.0),
-                subject=_text(entry.get("subject")),
+                subject=claim_text(entry.get("subject")),
             )
         except (KeyError, TypeError, ValueError):
             return None
         return token if token.access_token else None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _finite(value: Any) -> float | None:

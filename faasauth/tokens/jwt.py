@@ -27,10 +27,15 @@ def unverified_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
+def claim_text(value: Any) -> str | None:
+    """A claim's value when it is a non-empty string: a claim that is not (`"iss": 5`) is
+    not shown, nor stored to be refused later."""
+    return value if isinstance(value, str) and value else None
+
+
 def subject_of(token: str) -> str | None:
     """The `sub` of a JWT, unverified (for display: whose a token is), or None."""
-    sub = unverified_claims(token).get("sub")
-    return sub if isinstance(sub, str) and sub else None
+    return claim_text(unverified_claims(token).get("sub"))
 
 
 def mask(token: str | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping, get_args
 
 from faasauth.tokens.expiry import expires_at as expiry_time
 from faasauth.tokens.expiry import finite_number
-from faasauth.tokens.jwt import unverified_claims
+from faasauth.tokens.jwt import claim_text, unverified_claims
 from faasauth.tokens.response import TokenResponse
 
 # How the login was obtained: a grant at the IdP, a token supplied from outside, or an
@@ -103,8 +103,8 @@ class Login:
             refresh_token=response.refresh_token or previous_refresh,
             expires_at=expires,
             obtained_at=now,
-            issuer=_text(claims.get("iss")),
-            subject=_text(claims.get("sub")),
+            issuer=claim_text(claims.get("iss")),
+            subject=claim_text(claims.get("sub")),
             **settings,
         )
 
@@ -115,11 +115,6 @@ def _valid_source(grant: str, source: Any) -> bool:
         return grant != "ambient"
     return (grant == "ambient" and isinstance(source, dict) and bool(source)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in source.items()))
-
-
-def _text(value: Any) -> str | None:
-    # A claim that is not a string (`"iss": 5`) is not shown, nor stored to be refused later.
-    return value if isinstance(value, str) and value else None
 
 
 PERSON_SCOPE = "openid offline_access"  # the default scope of the grants for a person

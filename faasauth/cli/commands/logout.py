@@ -30,6 +30,6 @@ def command(everything: bool, **connection: object) -> None:
     say(describe_removed(remove_stored(rt, gateway), gateway))
     from faasauth.flows.faas_cli import forget_api_token
 
-    faas_cli = forget_api_token(rt, None if everything else rt.settings.gateway)
+    faas_cli = forget_api_token(rt, gateway)
     if faas_cli:
         say(faas_cli)
