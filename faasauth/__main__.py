@@ -1,3 +1,3 @@
-from faasauth.cli.app import main
+from faasauth.cli import main
 
 main()

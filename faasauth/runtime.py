@@ -67,8 +67,13 @@ class Runtime:
     def client(self) -> httpx.Client:
         if self._client is None:
             from faasauth.http import make_client
+            from faasauth.relay import relay_mounts
 
-            self._client = make_client(self.settings, **self.http_options)
+            options = dict(self.http_options)
+            mounts = relay_mounts(self.env, self.settings.gateway)
+            if mounts and "transport" not in options:  # run by a proxy: its warm pool
+                options["mounts"] = {**mounts, **options.get("mounts", {})}
+            self._client = make_client(self.settings, **options)
         return self._client
 
     def now(self) -> float:

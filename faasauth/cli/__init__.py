@@ -12,8 +12,42 @@
     qr             the device grant's link as a QR code on a terminal (segno, lazily)
     clipboard      --copy-code: a local clipboard tool, or OSC 52 over SSH
     commands/      one module per command: options -> one request -> one flow -> render
+
+`main` imports click only when the command is not handed to a proxy (faasauth.proxy.thin).
 """
 
-from faasauth.cli.app import cli, main
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not `import typing`: the thin client is timed
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script. `faasauth invoke` with a running proxy (FAASAUTH_PROXY) is handed
+    to it before click is even imported (faasauth.proxy.thin); all else runs here."""
+    if argv is None:
+        import sys
+
+        from faasauth.proxy.thin import run, wants_handoff
+
+        if wants_handoff(sys.argv[1:]):
+            from faasauth import __version__
+
+            code = run(sys.argv[1:], __version__)
+            if code is not None:
+                sys.exit(code)
+    from faasauth.cli.app import main as run_here
+
+    run_here(argv)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":
+        from faasauth.cli.app import cli
+
+        return cli
+    raise AttributeError(f"module 'faasauth.cli' has no attribute {name!r}")
+
 
 __all__ = ["cli", "main"]

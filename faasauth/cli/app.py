@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "invoke": ("invoke", "Invoke a function with the body read from stdin, as faas-cli invoke does."),
     "status": ("status", "Show stored logins and cached function tokens (masked)."),
     "logout": ("logout", "Remove the stored login and cached function tokens for a gateway."),
+    "proxy": ("proxy", "Serve the gateway's functions on localhost with your login: tokens added and renewed."),
     "sandbox": ("sandbox", "Run a local OpenFaaS gateway with IAM and an OpenID provider."),
     "completion": ("completion", "Print the shell completion script for SHELL."),
     "help": ("help", "Show the help of faasauth or of one of its commands."),
