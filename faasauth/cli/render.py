@@ -70,6 +70,11 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
             lines += [_token_line(item) for item in tokens]
         if not by_whose:
             lines.append("  function tokens: none")
+        proxy = status.get("proxy")
+        if gateway == current and proxy:
+            where = " and ".join(str(p) for p in (proxy.get("url"), proxy.get("socket")) if p)
+            lines += [f"  proxy: serving on {where}",
+                      f"         process {proxy.get('pid')}, {proxy.get('calls')} calls so far"]
     return lines
 
 

@@ -84,7 +84,7 @@ def start_handoff(http_socket: str, gateway: str, command: Command,
         listener.bind(path)
     finally:
         os.umask(old)
-    listener.listen(64)
+    listener.listen(128)
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -216,6 +216,10 @@ def _run(conn: socket.socket, fields: list[bytes], fds: list[int], http_socket: 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     conn.settimeout(None)
     send_message(conn, [b"ok", str(os.getpid()).encode()])
+    import time
+
+    started = time.monotonic()
+    log = os.dup(2)  # the proxy's log, before stderr becomes the caller's
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -251,6 +255,15 @@ def _run(conn: socket.socket, fields: list[bytes], fds: list[int], http_socket: 
                 pass
         try:
             send_message(conn, [b"exit", str(code).encode()])
+        except OSError:
+            pass
+        # The command and its function's name only: an option may carry a key (--key=...).
+        words = [a for a in argv if a not in ("-v", "--verbose")][:2]
+        what = " ".join(w for w in words if not w.startswith("-"))
+        line = f"faasauth proxy: ran {what} (exit {code}) " \
+            f"{(time.monotonic() - started) * 1000:.0f}ms\n"
+        try:
+            os.write(log, line.encode("utf-8", "replace"))
         except OSError:
             pass
     return code

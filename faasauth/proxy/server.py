@@ -82,7 +82,7 @@ class Proxy:
             "socket": self.socket_path,
             "started": self.started,
             "calls": self.calls,
-            "in_flight": self.busy,
+            "in_flight": max(0, self.busy - 1),  # not this status request
         }
 
     # -- running -------------------------------------------------------------------------
@@ -154,7 +154,6 @@ class Proxy:
         with self._lock:
             self._idle.discard(conn)
             self.busy += 1
-            self.calls += 1
             self.last_activity = time.monotonic()
 
     def end(self, conn: socket.socket) -> None:
@@ -261,6 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._preflight(cors), "none"
         body, length = self._body()
         base = self._base()
+        with proxy._lock:
+            proxy.calls += 1
         try:
             answer = proxy.forwarder.call(self.command, path, list(self.headers.items()),
                                           body, length, base)
@@ -361,6 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # socketserver's 5 refuses a burst of callers (EAGAIN)
 
     def __init__(self, path: str, proxy: Proxy) -> None:
         handler = type("UnixHandler", (_Handler,), {"proxy": proxy, "over_unix": True})
@@ -376,6 +378,7 @@ class _TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], proxy: Proxy) -> None:
         handler = type("TcpHandler", (_Handler,), {"proxy": proxy, "over_unix": False})

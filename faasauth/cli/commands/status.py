@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import click
 
+from typing import TYPE_CHECKING
+
 from faasauth.cli.options import gateway_choice_options, make_runtime
+
+if TYPE_CHECKING:
+    from faasauth.runtime import Runtime
 
 
 @click.command("status")
@@ -21,6 +26,23 @@ def command(as_json: bool, **connection: object) -> int:
     from faasauth.flows.status import collect_status
     from faasauth.cli.render import print_status
 
-    status = collect_status(make_runtime(connection))
-    print_status(status.as_dict(), as_json=as_json)
+    rt = make_runtime(connection)
+    status = collect_status(rt)
+    shown = status.as_dict()
+    shown["proxy"] = _running_proxy(rt)
+    print_status(shown, as_json=as_json)
     return ExitCode.OK if status.usable_login else ExitCode.REFUSED
+
+
+def _running_proxy(rt: Runtime) -> dict[str, object] | None:
+    """The proxy serving this gateway (its own socket, or FAASAUTH_PROXY's), as it says."""
+    import os
+
+    from faasauth.proxy.lifecycle import default_socket, running_status
+
+    for path in (os.environ.get("FAASAUTH_PROXY"), default_socket(rt)):
+        if path and os.path.exists(path):
+            found = running_status(path, timeout=1.0)
+            if found is not None and found.get("gateway") == rt.settings.gateway:
+                return found
+    return None
