@@ -171,6 +171,7 @@ def _runtime(
     verify: bool = True,
     cacert: str | None = None,
     timeout: float | None = None,
+    proxy: bool | None = False,
 ) -> Runtime:
     from faasauth.config.settings import resolve_settings
     from faasauth.runtime import Runtime
@@ -180,7 +181,40 @@ def _runtime(
             gateway=gateway, namespace=namespace, function=function, tls_no_verify=not verify,
             cacert=cacert, timeout=timeout,
         )
-    return Runtime(settings)
+    probe = Runtime(settings)
+    if proxy is False:
+        return probe
+    return Runtime(settings, env=_through_proxy(probe, proxy))
+
+
+def _through_proxy(rt: Runtime, required: bool | None) -> Mapping[str, str]:
+    """The environment that sends this gateway's requests over a running proxy's kept
+    connections (faasauth/relay.py), as a `faasauth invoke` handed to it does: the
+    decisions (challenge, tokens from the cache the proxy keeps renewed) stay here.
+
+    `required=None`: the proxy FAASAUTH_PROXY names, when it serves this gateway; else
+    direct. `required=True`: that one or this gateway's own, and an error without one."""
+    import os
+
+    from faasauth.proxy.lifecycle import default_socket, running_status
+    from faasauth.relay import RELAY_GATEWAY, RELAY_SOCKET
+
+    gateway = rt.settings.gateway
+    named = rt.env.get("FAASAUTH_PROXY")
+    places = [named] if named else []
+    if required:
+        places.append(default_socket(rt))
+    for path in places:
+        if path and os.path.exists(path):
+            found = running_status(path, timeout=1.0)
+            if found is not None and found.get("gateway") == gateway:
+                return {**rt.env, RELAY_SOCKET: path, RELAY_GATEWAY: gateway}
+    if required:
+        from faasauth.errors import UsageFailure
+
+        raise UsageFailure(f"no faasauth proxy serves {gateway}",
+                           hint='start one: eval "$(faasauth proxy --background)"')
+    return rt.env
 
 
 class FunctionAuth(_FunctionAuth):
@@ -201,6 +235,8 @@ class FunctionAuth(_FunctionAuth):
     `gateway=None` resolves it as the CLI does (OPENFAAS_URL, stack.yml, the default).
     `always=True` sends a token on the first request (needed for /async-function/, whose
     202 never shows a challenge). `audience="ns:name"` narrows every token to one function.
+    `proxy=True` (or None with FAASAUTH_PROXY set) sends its token exchanges over a running
+    `faasauth proxy`'s kept connections; its tokens are those the proxy keeps renewed.
     """
 
     def __init__(
@@ -214,10 +250,11 @@ class FunctionAuth(_FunctionAuth):
         verify: bool = True,
         cacert: str | None = None,
         timeout: float | None = None,
+        proxy: bool | None = False,
     ) -> None:
         from faasauth.store.remembered import RememberedFunctions
 
-        rt = _runtime(gateway, verify=verify, cacert=cacert, timeout=timeout)
+        rt = _runtime(gateway, verify=verify, cacert=cacert, timeout=timeout, proxy=proxy)
         self.runtime = rt
         super().__init__(
             rt.settings.gateway,
@@ -279,6 +316,7 @@ def invoke(
     subject: Subject | None = None,
     always: bool = False,
     timeout: float | None = None,
+    proxy: bool | None = None,
 ) -> httpx.Response:
     """Call function `name` (`"env"`, or `"env.dev"` for namespace dev) once, as
     `faasauth invoke` does, and return its answer, whatever its status.
@@ -287,7 +325,10 @@ def invoke(
         answer.raise_for_status()
         print(answer.text)
 
-    Probe, exchange and retry share one connection. Network failures raise
+    Probe, exchange and retry share one connection. With a `faasauth proxy` running for
+    the gateway (FAASAUTH_PROXY, or `proxy=True` for this gateway's own), they go over its
+    kept connections: no new TLS handshake, tokens it keeps renewed; `proxy=False` never.
+    Network failures raise
     faasauth.errors.TransientFailure; refusals to give a token raise NotLoggedIn or
     ExchangeRefused.
     """
@@ -297,7 +338,7 @@ def invoke(
     from faasauth.http import transport_failure
     from faasauth.store.remembered import RememberedFunctions
 
-    rt = _runtime(gateway, namespace=namespace, function=name, timeout=timeout)
+    rt = _runtime(gateway, namespace=namespace, function=name, timeout=timeout, proxy=proxy)
     try:
         call_namespace = rt.settings.namespace
         if call_namespace is None and "." in name:

@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "flows": BASE | {"store", "http", "runtime", "idp", "gateway"},
     "cli": BASE | {"store", "http", "runtime", "idp", "gateway", "flows", "sandbox", "proxy"},
     "proxy": BASE | {"store", "http", "relay", "runtime", "idp", "gateway", "flows"},
-    "api": BASE | {"store", "http", "runtime", "idp", "gateway", "flows"},
+    "api": BASE | {"store", "http", "relay", "runtime", "idp", "gateway", "flows", "proxy"},
     "sandbox": {"errors", "console", "__init__"},
 }
 
