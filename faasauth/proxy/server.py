@@ -35,6 +35,7 @@ from faasauth.proxy.forward import (
 from faasauth.proxy.guard import Refusal, check_browser, check_host, check_peer, own_origins
 
 DRAIN_SECONDS = 30.0
+IDLE_CONNECTION_SECONDS = 300.0
 
 
 class Proxy:
@@ -179,6 +180,7 @@ def _shut(conn: socket.socket) -> None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "faasauth-proxy"
+    timeout = IDLE_CONNECTION_SECONDS  # a kept-alive caller silent this long is let go
     proxy: Proxy
     over_unix: bool
 
@@ -295,8 +297,11 @@ class _Handler(BaseHTTPRequestHandler):
             if cors:
                 self.send_header("Access-Control-Allow-Origin", cors)
                 self.send_header("Vary", "Origin")
-            chunked = answer.length is None and self.command != "HEAD" \
-                and answer.status not in (204, 304)
+            bodyless = self.command == "HEAD" or answer.status in (204, 304)
+            chunked = answer.length is None and not bodyless \
+                and self.request_version != "HTTP/1.0"
+            if answer.length is None and not bodyless and not chunked:
+                self.close_connection = True  # HTTP/1.0: the end of the body is the close
             if answer.length is not None:
                 self.send_header("Content-Length", str(answer.length))
             elif chunked:
