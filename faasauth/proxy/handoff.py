@@ -174,6 +174,14 @@ def _one(conn: socket.socket, http_socket: str, gateway: str, command: Command) 
             os.close(fd)
         send_message(conn, [b"no", b"not a faasauth handoff"])
         return 2
+    argc = int(fields[4]) if fields[4].isdigit() else -1
+    words = [a for a in fields[5: 5 + argc] if a not in (b"-v", b"--verbose")][:1] \
+        if argc >= 0 else []
+    if words != [b"invoke"]:  # what the thin client hands over, and nothing else
+        for fd in fds:
+            os.close(fd)
+        send_message(conn, [b"no", b"it runs only faasauth invoke"])
+        return 2
     if fields[1] != __version__.encode():
         for fd in fds:
             os.close(fd)

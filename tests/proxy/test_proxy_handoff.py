@@ -206,3 +206,25 @@ def test_stdin_streams_a_large_body(sandbox: Sandbox, start_proxy: Callable[...,
     result = invoke("echo-auth", env=proxy.env(), input=body, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == body
+
+
+def test_the_command_socket_runs_invoke_and_nothing_else(
+    sandbox: Sandbox, start_proxy: Callable[..., Running], tmp_path: Path
+) -> None:
+    from faasauth import __version__
+    from faasauth.proxy.thin import pack, read_message
+
+    proxy = start_proxy()
+    marker = tmp_path / "ran"
+    fields = [b"faasauth-handoff-1", __version__.encode(), str(tmp_path).encode(), b"18",
+              b"2", b"sandbox", b"--", *[]]
+    body = pack(fields + [b"PATH=" + os.environ["PATH"].encode()])
+    conn = socket.socket(socket.AF_UNIX)
+    conn.connect(proxy.socket + ".cmd")
+    conn.sendmsg([len(body).to_bytes(4, "big"), body],
+                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                   b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2)))])
+    reply = read_message(conn)
+    conn.close()
+    assert reply == [b"no", b"it runs only faasauth invoke"]
+    assert not marker.exists()
