@@ -256,16 +256,17 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
         return TransientFailure(f"{where}: the server closed the connection while we sent")
     if isinstance(exc, httpx.UnsupportedProtocol):
         return TransientFailure(f"{where}: unsupported URL scheme", hint="use http:// or https://")
+    if isinstance(exc, httpx.LocalProtocolError):  # its text quotes the header: never shown
+        return TransientFailure(f"{where}: not sent: a header or the URL holds characters "
+                                "HTTP does not allow")
     return TransientFailure(f"{where}: the request failed ({_plain(reason) or 'no reason given'})")
 
 
 def _plain(reason: str) -> str:
-    """An OS error's words without its number: `[Errno 111] Connection refused` -> `connection
-    refused`."""
-    import re as _re
-
-    line = first_line(reason)
-    return _re.sub(r"^\[Errno -?\d+\]\s*", "", line).strip()
+    """An OS error's words without its number: `[Errno 111] Connection refused` ->
+    `Connection refused`; any other library text gives '' (it may quote what was sent)."""
+    found = re.match(r"\[Errno -?\d+\]\s*([\w ,.'()-]{1,80})$", first_line(reason))
+    return found.group(1).strip() if found else ""
 
 
 def first_line(text: str, limit: int = 160, *, secrets: tuple[str | None, ...] = ()) -> str:
