@@ -212,3 +212,12 @@ def test_text_without_the_secret_is_left_alone() -> None:
 
     text = "invalid_client: client authentication failed for cid (c2VjcmV0IGxvb2tz)"
     assert Redactor([SECRET])(text) == text
+
+
+def test_an_oauth_error_is_cut_to_a_line() -> None:
+    from faasauth.tokens.response import TokenError
+
+    # (post_form redacts what the request carried when it builds the TokenError, before
+    # this cut: the echo tests above send descriptions far longer than 300 characters)
+    said = TokenError(400, "invalid_grant", "x" * 275 + " a b c " + "y" * 500).message()
+    assert len(said) == 300 and said.endswith("…") and said.startswith("invalid_grant: xxx")
