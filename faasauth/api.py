@@ -135,14 +135,19 @@ class Ambient:
 
     def source(self, rt: Runtime) -> SubjectSource:
         from faasauth.flows.subject import SubjectSource
-        from faasauth.idp.ambient import KUBERNETES_TOKEN_FILE, detect
+        from faasauth.idp.ambient import KUBERNETES_TOKEN_FILE, check_audience, detect
 
         found = detect(
             rt.env, self.audience or rt.settings.gateway,
             kubernetes_token_file=self.token_file or KUBERNETES_TOKEN_FILE,
+            timeout=rt.settings.timeout,
         )
-        return SubjectSource(found.describe(), found.identity,
-                             lambda: found.fetch(client=rt.client))
+        def fetch() -> str:
+            token = found.fetch(client=rt.client)
+            check_audience(token, rt.settings.gateway, found)  # sent only where it is for
+            return token
+
+        return SubjectSource(found.describe(), found.identity, fetch)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from faasauth.console import say
 from faasauth.errors import TransientFailure
 from faasauth.config.settings import Settings
-from faasauth.tokens.jwt import redact_tokens
+from faasauth.tokens.redact import REDACTED, Redactor, redact_tokens, sent_secrets
+from faasauth.tokens.redact import SECRET_FIELDS as SECRET_FIELDS  # importable from here too
 
 if TYPE_CHECKING:
     import httpx
@@ -29,24 +30,8 @@ def keep_httpx_cli_out() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
-SECRET_FIELDS = frozenset(
-    {
-        "client_secret",
-        "subject_token",
-        "access_token",
-        "id_token",
-        "refresh_token",
-        "device_code",
-        "code",  # an authorization code (the browser login)
-        "code_verifier",
-        "password",
-        "actor_token",
-        "assertion",
-    }
-)
 MAX_REDIRECTS = 10  # Go's client stops after 10, as faas-cli does
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-REDACTED = "<redacted>"
 
 
 def redact_header(name: str, value: str) -> str:
@@ -91,12 +76,27 @@ def _log_request(request: httpx.Request) -> None:
 
 
 def _log_response(response: httpx.Response) -> None:
-    # A server may echo what it was sent (the Bearer token, an opaque one too) anywhere.
-    sent = response.request.headers.get("authorization", "").partition(" ")[2] or None
-    reason = redact_tokens(response.reason_phrase, sent)
-    say(f"< {response.http_version} {response.status_code} {reason}")
+    # A server may echo anything it was sent (the client secret, Basic credentials decoded,
+    # a subject token, a code, a refresh token), in any encoding, in any line it answers.
+    clean = Redactor(_request_secrets(response.request))
+    say(f"< {response.http_version} {response.status_code} {clean(response.reason_phrase)}")
     for name, value in response.headers.items():
-        say(f"< {name}: {redact_tokens(redact_header(name, value), sent)}")
+        say(f"< {name}: {clean(redact_header(name, value))}")
+
+
+def _request_secrets(request: httpx.Request) -> list[str]:
+    """Every secret `request` carried: what `_log_request` masks, as values to redact."""
+    from urllib.parse import parse_qsl
+
+    query = parse_qsl(request.url.query.decode("ascii", "replace"), keep_blank_values=True)
+    found = [value for key, value in query if _SECRET_QUERY.search(key)]
+    form = ""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        try:
+            form = request.content.decode("utf-8", "replace")
+        except Exception:  # a streamed body: not ours to read
+            form = ""
+    return found + sent_secrets(request.headers.items(), form)
 
 
 def make_client(settings: Settings, **options: Any) -> httpx.Client:
@@ -256,16 +256,17 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
         return TransientFailure(f"{where}: the server closed the connection while we sent")
     if isinstance(exc, httpx.UnsupportedProtocol):
         return TransientFailure(f"{where}: unsupported URL scheme", hint="use http:// or https://")
+    if isinstance(exc, httpx.LocalProtocolError):  # its text quotes the header: never shown
+        return TransientFailure(f"{where}: not sent: a header or the URL holds characters "
+                                "HTTP does not allow")
     return TransientFailure(f"{where}: the request failed ({_plain(reason) or 'no reason given'})")
 
 
 def _plain(reason: str) -> str:
-    """An OS error's words without its number: `[Errno 111] Connection refused` -> `connection
-    refused`."""
-    import re as _re
-
-    line = first_line(reason)
-    return _re.sub(r"^\[Errno -?\d+\]\s*", "", line).strip()
+    """An OS error's words without its number: `[Errno 111] Connection refused` ->
+    `Connection refused`; any other library text gives '' (it may quote what was sent)."""
+    found = re.match(r"\[Errno -?\d+\]\s*([\w ,.'()-]{1,80})$", first_line(reason))
+    return found.group(1).strip() if found else ""
 
 
 def first_line(text: str, limit: int = 160, *, secrets: tuple[str | None, ...] = ()) -> str:

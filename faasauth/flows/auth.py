@@ -86,7 +86,7 @@ def _ambient_login(rt: Runtime, request: AuthRequest) -> Login:
             hint="without --ambient, --token-file - keeps the token once",
         )
     audience = request.ambient_audience or rt.settings.gateway
-    source = detect(rt.env, audience, token_file=request.token_file)
+    source = detect(rt.env, audience, token_file=request.token_file, timeout=rt.settings.timeout)
     return login_from_ambient(rt, source)
 
 

@@ -123,8 +123,12 @@ def login_hint(rt: Runtime, login: Login | None = None) -> str:
 
 def login_from_ambient(rt: Runtime, source: AmbientSource) -> Login:
     """A login with a fresh token from an ambient source (a CI job's or pod's identity),
-    recording the source (no secret) so that renewal asks it again."""
+    recording the source (no secret) so that renewal asks it again. Its `aud` must name the
+    gateway (or the audience asked for): faasauth.idp.ambient.check_audience."""
+    from faasauth.idp.ambient import check_audience
+
     token = source.fetch(client=rt.client)
+    check_audience(token, rt.settings.gateway, source)
     response = TokenResponse(access_token=token, id_token=token)
     login = Login.from_token_response(
         rt.settings.gateway, response, rt.now(), grant="ambient", source=source.settings()
@@ -140,7 +144,7 @@ def _renew_ambient(rt: Runtime, login: Login) -> Login:
     from faasauth.idp.ambient import from_settings
 
     try:
-        source = from_settings(login.source or {}, rt.env)
+        source = from_settings(login.source or {}, rt.env, timeout=rt.settings.timeout)
         return login_from_ambient(rt, source)
     except FaasauthError as exc:
         # Same class (same exit code), with what was being done.

@@ -30,14 +30,16 @@ def subject_type(name: str) -> SubjectType:
     raise ValueError(f"unknown subject token type {name!r}")
 
 
-def error_text(body: Any) -> str | None:
+def error_text(body: Any, *secrets: str | None) -> str | None:
+    """An OAuth error answer as one line, `secrets` (what the request carried) redacted
+    before it is cut to length, so that no part of one is left at the cut."""
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
         return None
     from faasauth.http import first_line
 
     description = body.get("error_description")
     text = f"{body['error']}: {description}" if description else body["error"]
-    return first_line(text, limit=300)  # one line, whatever the server sent
+    return first_line(text, limit=300, secrets=secrets)  # one line, whatever the server sent
 
 
 def exchange(
@@ -88,7 +90,7 @@ def exchange(
             f"({summarise_body(response, subject_token)})"
         )
     if status >= 400:
-        error = error_text(body)
+        error = error_text(body, subject_token)
         if error is not None or status in (401, 403):
             said = error or (
                 f"the gateway answered {status} ({summarise_body(response, subject_token)})"

@@ -102,14 +102,9 @@ class GitHubActions:
         keep_httpx_cli_out()
         import httpx
 
-        url, request_token = self.env.get(GITHUB_URL), self.env.get(GITHUB_TOKEN)
-        if not url or not request_token:
-            raise LoginFailed(
-                f"no GitHub Actions ID token: {GITHUB_URL} and {GITHUB_TOKEN} are not set",
-                hint=GITHUB_PERMISSION_HINT,
-            )
-        where = _host_port(url)
-        what = f"requesting a GitHub Actions ID token ({where})"
+        url, request_token = github_request(self.env)
+        asking = "requesting a GitHub Actions ID token"
+        what = f"{asking} ({_host_port(url)})"
         owned = client is None
         if client is None:
             client = httpx.Client(timeout=self.timeout, trust_env=True)
@@ -123,7 +118,7 @@ class GitHubActions:
             )
             body: Any = response.json() if response.status_code == 200 else None
         except httpx.HTTPError as exc:
-            raise _transport_failure(exc, what, self.timeout) from None
+            raise _transport_failure(exc, asking, self.timeout) from None
         except ValueError:
             raise MalformedResponse(f"{what}: the answer is not JSON") from None
         finally:
@@ -160,18 +155,52 @@ def with_audience(url: str, audience: str) -> str:
     )
 
 
+def github_request(env: Mapping[str, str]) -> tuple[str, str]:
+    """The runner's request URL and token, checked before either is used: the token must be
+    one an HTTP header can carry, the URL https:// (or http:// to this machine) with a host.
+    Neither value is ever shown: the URL's host and port at most."""
+    from faasauth.http import is_loopback
+
+    url, token = (env.get(GITHUB_URL) or "").strip(), (env.get(GITHUB_TOKEN) or "").strip()
+    if not url or not token:
+        raise LoginFailed(
+            f"no GitHub Actions ID token: {GITHUB_URL} and {GITHUB_TOKEN} are not set",
+            hint=GITHUB_PERMISSION_HINT,
+        )
+    hint = ("GitHub's runner sets it for a job with `permissions: id-token: write`: check that "
+            "nothing in the job overrides it")
+    if not _HEADER_TOKEN.fullmatch(token):
+        raise UsageFailure(
+            f"{GITHUB_TOKEN} cannot be sent: it holds a line break, a space or another "
+            "character an HTTP header cannot carry", hint=hint,
+        )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise UsageFailure(f"{GITHUB_URL} is not a valid URL", hint=hint) from None
+    if not url.isprintable() or any(c.isspace() for c in url) or not host or parts.username:
+        raise UsageFailure(f"{GITHUB_URL} is not a valid URL (it needs a host, and no "
+                           "spaces, control characters or user name)", hint=hint)
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(host)):
+        raise UsageFailure(
+            f"{GITHUB_URL} must be an https:// URL: {parts.scheme or 'no scheme'} to "
+            f"{_host_port(url)} would carry {GITHUB_TOKEN} in clear", hint=hint,
+        )
+    return url, token
+
+
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a header value may carry
+
+
 def _transport_failure(exc: Exception, what: str, timeout: float) -> TransientFailure:
-    import httpx
+    """faasauth's wording for a failed request (faasauth.http.transport_failure), never
+    the library's own text, which may quote a header value."""
+    from faasauth.config.settings import Settings
+    from faasauth.http import transport_failure
 
-    from faasauth.http import first_line
-
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientFailure(f"{what}: timed out after {timeout:g}s")
-    if isinstance(exc, httpx.ConnectError):
-        return TransientFailure(f"{what}: cannot connect: {first_line(str(exc)) or 'refused'}")
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return TransientFailure(f"{what}: not an http(s) URL")
-    return TransientFailure(f"{what}: {first_line(str(exc)) or 'request failed'}")
+    return transport_failure(exc, what, Settings(timeout=timeout))
 
 
 # -- GitLab CI ------------------------------------------------------------------------

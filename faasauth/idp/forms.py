@@ -63,7 +63,8 @@ def post_form(
     and faasauth errors for everything else (exit 3: not an answer we can use)."""
     import httpx
 
-    from faasauth.http import SECRET_FIELDS, fetch, summarise_body, transport_failure
+    from faasauth.http import fetch, summarise_body, transport_failure
+    from faasauth.tokens.redact import SECRET_FIELDS, sent_secrets
 
     headers = {"Accept": "application/json"}
     client.apply(form, headers)
@@ -71,7 +72,7 @@ def post_form(
     # device codes, refresh tokens and even secrets in their error descriptions.
     sent = (
         client.secret,
-        client.basic_credentials() if client.secret is not None else None,
+        *sent_secrets(headers.items()),  # the Basic value, and what it holds decoded
         *(str(v) for k, v in form.items() if k in SECRET_FIELDS),
     )
     try:

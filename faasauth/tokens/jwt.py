@@ -1,13 +1,17 @@
-"""JWT helpers without verification: claims for display and expiry, masking, redaction."""
+"""JWT helpers without verification: claims for display and expiry, masking."""
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Any
 
-_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+# Redaction lives in faasauth.tokens.redact; these names stay importable from here.
+from faasauth.tokens.redact import redact_tokens, secret_forms
+
+__all__ = [
+    "claim_text", "mask", "redact_tokens", "secret_forms", "subject_of", "unverified_claims",
+]
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
@@ -43,28 +47,3 @@ def mask(token: str | None) -> str:
     if not token:
         return "-"
     return f"{token[:6]}...{token[-4:]}" if len(token) > 16 else "..."
-
-
-def redact_tokens(text: str, *secrets: str | None) -> str:
-    """Remove JWT-shaped strings and the given secrets from text shown to people.
-
-    A server that echoes a request shows a secret in the form it was sent in: raw, form- or
-    URL-encoded (`%2B` or `%2b`, `+` for a space), or inside an HTTP Basic value (pass
-    that value as one of `secrets`): every such form is removed."""
-    for secret in secrets:
-        if not secret or len(secret) < 8:
-            continue
-        for form in secret_forms(secret):
-            if form in text:
-                text = text.replace(form, "<redacted>")
-            elif "%" in form:
-                text = re.sub(re.escape(form), "<redacted>", text, flags=re.IGNORECASE)
-    return _JWT_SHAPE.sub("<redacted>", text)
-
-
-def secret_forms(secret: str) -> list[str]:
-    """The ways a secret appears on the wire: as is, form-encoded, URL-encoded."""
-    from urllib.parse import quote, quote_plus
-
-    forms = [secret, quote_plus(secret, safe=""), quote(secret, safe=""), quote(secret)]
-    return sorted({f for f in forms if f}, key=len, reverse=True)

@@ -58,6 +58,9 @@ class TokenError:
     error: str
     description: str | None
 
-    def message(self) -> str:
+    def message(self, limit: int = 300) -> str:
+        """`error: description`, redacted, then cut to `limit` characters: the server's
+        text is a hint, not a document (and cut only once no secret is left in it)."""
         text = f"{self.error}: {self.description}" if self.description else self.error
-        return redact_tokens(text)
+        text = redact_tokens(text)
+        return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -170,7 +170,7 @@ def test_github_unreachable_request_url_is_exit_3() -> None:
     with pytest.raises(TransientFailure) as caught:
         ambient.detect(env, "aud").fetch()
     assert one_line(caught.value).startswith(
-        f"requesting a GitHub Actions ID token (127.0.0.1:{port}): cannot connect"
+        f"requesting a GitHub Actions ID token (http://127.0.0.1:{port}): cannot connect"
     )
     assert caught.value.exit_code == ExitCode.TRANSIENT
 
