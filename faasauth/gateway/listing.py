@@ -5,8 +5,9 @@ alone takes a good part of that. It never logs in, exchanges or renews anything:
 the credential faas-cli keeps for the gateway (`faas-cli pro auth`, `faasauth auth
 --faas-cli`, `faas-cli login`) when there is one, and only over https or to loopback;
 an OpenFaaS gateway without authentication answers without one. Redirects are not
-followed (a credential must not travel to another host), and any failure is simply "no
-list": completion falls back to what is known locally.
+followed (a credential must not travel to another host), loopback is never asked through
+a proxy (faasauth.config.proxies), and any failure is simply "no list": completion falls
+back to what is known locally.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def list_functions(
     """The names of the functions in `namespace` (the gateway's default when None), or None
     when the gateway cannot be asked quickly, refuses, or answers something else."""
     from faasauth import __version__
-    from faasauth.http import is_loopback
+    from faasauth.config.proxies import is_loopback, proxy_for
 
     url = f"{gateway}/system/functions"
     if namespace:
@@ -42,8 +43,10 @@ def list_functions(
     headers = {"Accept": "application/json", "User-Agent": f"faasauth/{__version__}"}
     if authorization and (parts.scheme == "https" or is_loopback(parts.hostname or "")):
         headers["Authorization"] = authorization
+    proxy = proxy_for(url)  # None for loopback, whatever NO_PROXY says
     try:
-        handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+        handlers: list[urllib.request.BaseHandler] = [
+            _NoRedirects(), urllib.request.ProxyHandler({parts.scheme: proxy} if proxy else {})]
         if parts.scheme == "https":  # no TLS set-up (CA loading) for an http:// gateway
             handlers.append(_https_handler(verify))
         opener = urllib.request.build_opener(*handlers)
