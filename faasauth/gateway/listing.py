@@ -8,6 +8,10 @@ an OpenFaaS gateway without authentication answers without one. Redirects are no
 followed (a credential must not travel to another host), loopback is never asked through
 a proxy (faasauth.config.proxies), and any failure is simply "no list": completion falls
 back to what is known locally.
+
+One deadline bounds the whole listing (name lookup, connecting, TLS, headers, body): the
+request runs in a daemon thread that is abandoned when it is not done in time, so a
+gateway dripping its answer cannot hold a TAB; a TAB's process ends right after.
 """
 
 from __future__ import annotations
@@ -32,10 +36,32 @@ def list_functions(
     verify: bool | str = True,
 ) -> list[str] | None:
     """The names of the functions in `namespace` (the gateway's default when None), or None
-    when the gateway cannot be asked quickly, refuses, or answers something else."""
+    when the gateway cannot be asked within `timeout` seconds in all, refuses, or answers
+    something else."""
+    import threading
+
+    outcome: list[list[str] | None] = []
+
+    def work() -> None:
+        try:
+            outcome.append(_ask(gateway, namespace, authorization, timeout, verify))
+        except Exception:  # whatever the answer did (a RecursionError in JSON too): no list
+            outcome.append(None)
+
+    worker = threading.Thread(target=work, name="faasauth-list", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else None
+
+
+def _ask(gateway: str, namespace: str | None, authorization: str | None, timeout: float,
+         verify: bool | str) -> list[str] | None:
+    import time
+
     from faasauth import __version__
     from faasauth.config.proxies import is_loopback, proxy_for
 
+    deadline = time.monotonic() + timeout
     url = f"{gateway}/system/functions"
     if namespace:
         url += f"?namespace={quote(namespace, safe='')}"
@@ -53,9 +79,14 @@ def list_functions(
         with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as answer:
             if answer.status != 200:
                 return None
-            body = answer.read(MAX_BYTES + 1)
-        if len(body) > MAX_BYTES:
-            return None
+            body = bytearray()
+            while len(body) <= MAX_BYTES and time.monotonic() < deadline:
+                chunk = answer.read1(64 * 1024)
+                if not chunk:
+                    break
+                body += chunk
+            else:
+                return None  # too large, or too slow (the caller has given up by now)
         listed = json.loads(body)
     # URLError, HTTPError, timeouts, a bad CA file, protocol errors, JSON and decoding errors
     except (OSError, ValueError, http.client.HTTPException):
