@@ -19,11 +19,10 @@ subject token in clear. Standard library only: shell completion asks through url
 
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import urlsplit
-
 
 def is_loopback(host: str) -> bool:
+    import ipaddress  # here, not above: http.py imports this module at start-up
+
     host = host.strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -35,6 +34,7 @@ def is_loopback(host: str) -> bool:
 
 def proxy_for(url: str) -> str | None:
     """The proxy URL a request to `url` goes through, or None: straight to the server."""
+    from urllib.parse import urlsplit
     from urllib.request import getproxies
 
     parts = urlsplit(url)
@@ -53,6 +53,8 @@ def proxy_for(url: str) -> str | None:
 
 
 def _bypassed(no_proxy: str, scheme: str, host: str, port: int) -> bool:
+    from urllib.parse import urlsplit
+
     for entry in (e.strip() for e in no_proxy.split(",")):
         if entry == "*":
             return True
@@ -87,6 +89,8 @@ def _host_and_port(entry: str) -> tuple[str, int | None]:
 
 
 def _host_matches(pattern: str, host: str) -> bool:
+    import ipaddress
+
     pattern, host = pattern.strip("[]").lower().rstrip("."), host.strip("[]").lower()
     if not pattern:
         return False
