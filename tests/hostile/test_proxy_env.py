@@ -24,7 +24,7 @@ from typing import Callable
 import pytest
 
 from cli_support import CliResult, cli_runner, make_jwt
-from hostile.server import HostileServer, Request
+from hostile.server import HostileServer
 
 SUBJECT = make_jwt({"iss": "https://idp.example.com", "sub": "alice", "exp": 4_000_000_000})
 BASIC = base64.b64encode(b"admin:faas-cli-password").decode()
