@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from faasauth.console import say
 from faasauth.errors import TransientFailure
+from faasauth.config.proxies import is_loopback as is_loopback  # the rule's one home
 from faasauth.config.settings import Settings
 from faasauth.tokens.redact import REDACTED, Redactor, redact_tokens, sent_secrets
 from faasauth.tokens.redact import SECRET_FIELDS as SECRET_FIELDS  # importable from here too
@@ -106,28 +107,18 @@ def make_client(settings: Settings, **options: Any) -> httpx.Client:
     if settings.verbose:
         hooks = {"request": [_log_request], "response": [_log_response]}
     if "transport" not in options:  # tests pass a MockTransport
-        if _proxies_in_environment():
-            # httpx ignores proxy variables when given a transport: let it make its own.
-            options["verify"] = _tls_verification(settings)
-        else:
-            options["transport"] = _transport_per_scheme(settings)
+        # Proxies too: httpx's own choice would send loopback requests to HTTP_PROXY.
+        options["transport"] = _transport_per_scheme(settings)
     from faasauth import __version__
 
     options.setdefault("headers", {"User-Agent": f"faasauth/{__version__}"})
     return httpx.Client(
         timeout=httpx.Timeout(settings.timeout),
         max_redirects=MAX_REDIRECTS,  # only a function call follows them
-        trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, as every other CLI
+        trust_env=True,  # proxy variables: read per request by the transport (proxy_for)
         event_hooks=hooks,
         **options,
     )
-
-
-def _proxies_in_environment() -> bool:
-    import os
-
-    names = ("http_proxy", "https_proxy", "all_proxy")
-    return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
 
 
 def _tls_verification(settings: Settings) -> bool | ssl.SSLContext:
@@ -192,24 +183,32 @@ def _has_hash_links(directory: str) -> bool:
 
 
 def _transport_per_scheme(settings: Settings) -> httpx.BaseTransport:
-    """A transport that sets TLS up only when an https:// URL is first requested.
+    """A transport per scheme and proxy: TLS set up only when an https:// URL is first
+    requested, and each request's proxy chosen by `proxy_for` (loopback: always direct).
 
     Loading the CA bundle costs about 50 ms, a fifth of a warm `invoke`; a plain http://
     gateway (a local one, or `gateway.openfaas:8080` inside a cluster) never needs it.
     """
     import httpx
 
+    from faasauth.config.proxies import proxy_for
+
     class TransportPerScheme(httpx.BaseTransport):
         def __init__(self) -> None:
-            self._transports: dict[bool, httpx.HTTPTransport] = {}
+            self._transports: dict[tuple[bool, str | None], httpx.HTTPTransport] = {}
+            self._verify: bool | ssl.SSLContext | None = None
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             secure = request.url.scheme == "https"
-            transport = self._transports.get(secure)
+            key = (secure, proxy_for(str(request.url)))
+            transport = self._transports.get(key)
             if transport is None:
                 # verify=False for plain http: that transport never starts TLS.
-                verify = _tls_verification(settings) if secure else False
-                transport = self._transports[secure] = httpx.HTTPTransport(verify=verify)
+                if secure and self._verify is None:
+                    self._verify = _tls_verification(settings)
+                verify = self._verify if secure and self._verify is not None else False
+                transport = self._transports[key] = httpx.HTTPTransport(
+                    verify=verify, proxy=key[1])
             return transport.handle_request(request)
 
         def close(self) -> None:
@@ -382,15 +381,3 @@ def summarise_body(response: httpx.Response | Answer, *secrets: str | None) -> s
         text = ""
     line = first_line(text, secrets=secrets)
     return f"{content_type}: {line}" if line else content_type
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -2,8 +2,10 @@
 
 A TAB runs `faasauth` with `_FAASAUTH_COMPLETE` set, so everything here answers from local
 files (no keyring, no PyYAML: the stack file is scanned line by line), except one thing:
-function names also come from the gateway's function list, asked with a short timeout and
-kept LIST_TTL seconds in the home (see faasauth.gateway.listing for what is sent).
+function names also come from the gateway's function list, asked within LIST_TIMEOUT
+seconds in all and kept LIST_TTL seconds in the home (a failure to answer, FAILURE_TTL
+seconds: the next TAB does not wait again); see faasauth.gateway.listing for what is sent.
+A cache that is not what we wrote (damaged, edited) is a miss, never an error.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import click
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
 SHELLS = {"bash": "faasauth.bash", "zsh": "_faasauth", "fish": "faasauth.fish"}
 COMPLETE_VAR = "_FAASAUTH_COMPLETE"
 LIST_CACHE = "function-lists.json"  # in the home: names only, never a credential
-LIST_TTL = 60.0  # seconds a gateway's answer (or its failure to answer) is reused
-LIST_TIMEOUT = 1.0  # seconds for each step of asking the gateway
+LIST_TTL = 60.0  # seconds a gateway's answer is reused
+FAILURE_TTL = 15.0  # seconds a gateway's failure to answer (in time) is reused
+LIST_TIMEOUT = 1.0  # seconds for the whole listing: connecting, headers and body
 
 _TOP_KEY = re.compile(r"^([A-Za-z0-9_.-]+)\s*:")
 _CHILD_KEY = re.compile(r"^(\s+)([A-Za-z0-9_.-]+)\s*:")
@@ -90,7 +93,8 @@ def _known_functions(gateway: str | None) -> list[tuple[str, str]]:
 
 def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
     """The gateway's function list for the namespace on the command line (or OPENFAAS_NS),
-    from the home's cache when asked less than LIST_TTL seconds ago."""
+    from the home's cache when asked less than LIST_TTL seconds ago (FAILURE_TTL when it
+    did not answer)."""
     import time
 
     from faasauth.config.faas_cli import faas_cli_authorization
@@ -101,12 +105,10 @@ def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
     # after it.
     key = f"{gateway} {namespace or ''} {'with' if credential else 'without'} credential"
     home = _home()
-    cache = home.read_state(LIST_CACHE) if home else {}
-    entry = cache.get(key)
-    now = time.time()
-    if _fresh(entry, now):
-        names = entry.get("names")
-        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+    cache = _read_cache(home) if home else {}
+    cached = _cached_names(cache.get(key), time.time())
+    if cached is not None:
+        return cached
     from faasauth.gateway.listing import list_functions
 
     cacert = ctx.params.get("cacert") or os.environ.get("SSL_CERT_FILE")
@@ -118,7 +120,8 @@ def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
         verify=False if ctx.params.get("tls_no_verify") else (cacert or True),
     )
     if home is not None:
-        fresh = {k: v for k, v in cache.items() if _fresh(v, now)}
+        now = time.time()  # after asking: a slow answer is fresh from when it came
+        fresh = {k: v for k, v in cache.items() if _cached_names(v, now) is not None}
         fresh[key] = {"at": now, "names": listed}
         try:
             home.write_state(LIST_CACHE, fresh)
@@ -127,8 +130,50 @@ def _listed_functions(ctx: click.Context, gateway: str) -> list[str]:
     return listed or []
 
 
-def _fresh(entry: object, now: float) -> TypeGuard[dict[str, Any]]:
-    return isinstance(entry, dict) and 0 <= now - float(entry.get("at") or 0) < LIST_TTL
+def _read_cache(home: Home) -> dict[str, Any]:
+    """The cache file's entries; {} when it is missing or unreadable in any way (quietly:
+    a TAB must print nothing but completions)."""
+    import json
+
+    from faasauth.errors import FaasauthError
+    from faasauth.store.home import read_private_file
+
+    try:
+        raw = read_private_file(home.path / LIST_CACHE)
+        data = json.loads(raw) if raw is not None else {}
+    except (OSError, ValueError, RecursionError, FaasauthError):  # FaasauthError: a symlink
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _cached_names(entry: object, now: float) -> list[str] | None:
+    """The names an entry still holds ([] for a failure to answer), or None: stale, or not
+    an entry we wrote (`"at": "soon"`, names that are not names) - a miss either way."""
+    import math
+
+    if not isinstance(entry, dict):
+        return None
+    at, names = entry.get("at"), entry.get("names")
+    if not isinstance(at, (int, float)) or isinstance(at, bool):
+        return None
+    try:
+        at = float(at)  # an integer of 400 digits overflows
+    except OverflowError:
+        return None
+    if not math.isfinite(at):
+        return None
+    if names is None:
+        ttl, found = FAILURE_TTL, []
+    elif isinstance(names, list) and all(_is_name(n) for n in names):
+        ttl, found = LIST_TTL, names
+    else:
+        return None
+    return found if 0 <= now - at < ttl else None
+
+
+def _is_name(value: object) -> bool:
+    # The listing keeps only Kubernetes names; a shell must not be handed anything else.
+    return isinstance(value, str) and value.isascii() and value.isprintable() and bool(value)
 
 
 def _gateway(ctx: click.Context) -> str | None:

@@ -24,7 +24,6 @@ stream by a spooled copy (faasauth.gateway.body.Tee).
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, AsyncGenerator, Callable, Generator, Protocol
 from urllib.parse import unquote
 
@@ -34,13 +33,13 @@ from faasauth.config.settings import DEFAULT_NAMESPACE
 from faasauth.errors import Refused
 from faasauth.gateway.replay import Replayable, Tee
 from faasauth.gateway.challenge import is_function_invoke_challenge
+from faasauth.tokens.response import is_token_text
 
 if TYPE_CHECKING:
     from faasauth.store.remembered import RememberedFunctions
     from faasauth.tokens.function import ObtainedToken
 
 CHALLENGE_BODY_LIMIT = 64 * 1024  # read at most this much of a challenge we answer
-_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a Bearer value may hold
 
 
 class TokenSource(Protocol):
@@ -235,7 +234,7 @@ class _Flow:
     def _authorize(self, request: httpx.Request) -> None:
         assert self.token is not None
         token = self.token.token.access_token
-        if not _HEADER_SAFE.fullmatch(token):
+        if not is_token_text(token):  # the rule every token answer met (tokens.response)
             from faasauth.errors import MalformedResponse
 
             # Never the token itself in the message: it is a secret, and may be forged.

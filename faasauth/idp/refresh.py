@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from faasauth.idp.forms import GRANT_REFRESH_TOKEN, Client, post_form
 from faasauth.runtime import Runtime
-from faasauth.tokens.response import TokenError, TokenResponse
+from faasauth.errors import MalformedResponse
+from faasauth.tokens.response import TokenError, TokenResponse, UnsafeToken
 
 
 def refresh(
@@ -17,5 +18,8 @@ def refresh(
         return result
     try:
         return TokenResponse.from_json(result)
+    except UnsafeToken as problem:  # not "no token": a token that must not be kept
+        raise MalformedResponse(f"renewing the login failed: the token endpoint's answer "
+                                f"{problem}") from None
     except ValueError:
         return None

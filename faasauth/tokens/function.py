@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from faasauth.tokens.jwt import claim_text
+from faasauth.tokens.response import is_token_text
 
 
 @dataclass
@@ -46,7 +47,8 @@ class FunctionToken:
             )
         except (KeyError, TypeError, ValueError):
             return None
-        return token if token.access_token else None
+        # One written by an older faasauth that did not check: a miss, never printed.
+        return token if is_token_text(token.access_token) else None
 
 
 def _finite(value: Any) -> float | None:

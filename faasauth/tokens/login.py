@@ -8,7 +8,7 @@ from typing import Any, Literal, Mapping, get_args
 from faasauth.tokens.expiry import expires_at as expiry_time
 from faasauth.tokens.expiry import finite_number
 from faasauth.tokens.jwt import claim_text, unverified_claims
-from faasauth.tokens.response import TokenResponse
+from faasauth.tokens.response import TokenResponse, is_token_text
 
 # How the login was obtained: a grant at the IdP, a token supplied from outside, or an
 # ambient identity (a CI job's or pod's ID token, fetched again from its `source`).
@@ -75,11 +75,13 @@ class Login:
                  login.auth_method, login.id_token, login.access_token, login.refresh_token,
                  login.issuer, login.subject)
         numbers = (login.expires_at, login.obtained_at)
+        tokens = (login.id_token, login.access_token, login.refresh_token)
         if not (isinstance(login.gateway, str) and login.gateway and login.grant in LOGIN_GRANTS
                 and all(v is None or isinstance(v, str) for v in texts)
                 and all(v is None or finite_number(v)
                         for v in numbers)
-                and _valid_source(login.grant, login.source)):
+                and _valid_source(login.grant, login.source)
+                and all(is_token_text(t) for t in tokens if t)):
             return None
         return login
 

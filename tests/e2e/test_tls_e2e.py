@@ -132,12 +132,14 @@ def test_hashed_ca_directory_needs_hash_links(
 
 
 class ConnectProxy:
-    """An HTTP CONNECT proxy on loopback that counts the tunnels it opened."""
+    """An HTTP CONNECT proxy on loopback that counts the tunnels it opened; `hosts` names
+    resolved by the proxy alone (as a corporate proxy resolves names the client cannot)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: dict[str, str] | None = None) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.tunnels: list[str] = []
+        self.hosts = hosts or {}
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -159,7 +161,7 @@ class ConnectProxy:
         assert method == "CONNECT", method
         self.tunnels.append(target)
         host, port = target.rsplit(":", 1)
-        upstream = socket.create_connection((host, int(port)))
+        upstream = socket.create_connection((self.hosts.get(host, host), int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
 
         def pump(src: socket.socket, dst: socket.socket) -> None:
@@ -177,22 +179,101 @@ class ConnectProxy:
         self.listener.close()
 
 
-def test_through_a_proxy_the_same_trust_applies(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_loopback_gateway_is_reached_directly_with_a_proxy_set(sandbox: Sandbox) -> None:
+    """Loopback never goes through a proxy (issue 21, 5), as Go's clients (faas-cli) do."""
     proxy = ConnectProxy()
     try:
-        directory = _hashed(sandbox.ca_file or "", tmp_path / "certs")
-        env = {**sandbox.env(), "SSL_CERT_DIR": str(directory), "HTTPS_PROXY": proxy.url,
-               "NO_PROXY": ""}
-        del env["SSL_CERT_FILE"]
+        env = {**sandbox.env(), "HTTPS_PROXY": proxy.url, "NO_PROXY": ""}
         result = run("invoke", "echo", env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout == b"hi"
-        port = sandbox.gateway_url.rsplit(":", 1)[1]
-        assert proxy.tunnels == [f"127.0.0.1:{port}"]
-        refused = run("invoke", "echo", env={**env, "SSL_CERT_DIR": str(tmp_path)})
-        assert refused.returncode == 3  # through the proxy too: verified, and refused
+        assert proxy.tunnels == []
     finally:
         proxy.close()
+
+
+def _gateway_certificate(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate it signed for `name`: (ca, cert, key) PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "faasauth proxy test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_through_a_proxy_the_same_trust_applies(tmp_path: Path) -> None:
+    """A gateway only the proxy can resolve, over https through its CONNECT tunnel: trusted
+    by the same rule (the hashed CA directory), refused without it."""
+    import json
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    name = "gateway.faasauth.test"
+    ca_file, cert_file, key_file = _gateway_certificate(tmp_path, name)
+
+    class Exchange(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = json.dumps({"access_token": "function-token", "expires_in": 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Exchange)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    proxy = ConnectProxy({name: "127.0.0.1"})
+    try:
+        env = {"SSL_CERT_DIR": str(_hashed(str(ca_file), tmp_path / "certs")),
+               "HTTPS_PROXY": proxy.url, "NO_PROXY": "", "FAASAUTH_HOME": str(tmp_path / "h"),
+               "FAASAUTH_SUBJECT_TOKEN": "subject-token-value"}
+        exchange = ("exchange", "-g", f"https://{name}:{port}", "-o", "token")
+        result = run(*exchange, env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == b"function-token\n"
+        assert proxy.tunnels == [f"{name}:{port}"]
+        refused = run(*exchange, env={**env, "SSL_CERT_DIR": str(tmp_path),
+                                      "FAASAUTH_HOME": str(tmp_path / "h2")})  # not cached
+        assert refused.returncode == 3  # through the proxy too: verified, and refused
+        assert b"certificate verification failed" in refused.stderr
+    finally:
+        proxy.close()
+        server.shutdown()
+        server.server_close()
 
 
 def test_sandbox_command_with_tls_gives_the_ca_to_its_command(tmp_path: Path) -> None:
