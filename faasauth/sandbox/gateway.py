@@ -16,7 +16,7 @@ Routes (everything else is Go's `404 page not found`):
 
 Like the real gateway, every function answer carries `X-Call-Id` and `X-Start-Time`, and the
 watchdog's 401/403 pass through unchanged; `/_/health` and `/_/ready` under a function are the
-watchdog's own, unprotected. An unknown function is the gateway's 404 `error finding function`.
+watchdog's own, unprotected, GET only (any other method: an empty 405, as of-watchdog answers). An unknown function is the gateway's 404 `error finding function`.
 """
 
 from __future__ import annotations
@@ -179,7 +179,8 @@ class Gateway:
     def run(self, function: Function, call: Call, authorization: str | None) -> Response:
         """What the function's watchdog answers."""
         if call.path in WATCHDOG_PATHS:
-            return text_response(200, "OK")
+            # the watchdog's own handlers: GET only, any other method a bare 405
+            return text_response(200, "OK") if call.method == "GET" else Response(405)
         if function.jwt_auth:
             decision = self.watchdog.authorize(authorization, function.namespace, function.name)
             if decision.denial is not None:

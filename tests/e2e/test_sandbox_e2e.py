@@ -285,3 +285,30 @@ def test_background_with_a_command_is_a_usage_error() -> None:
     result = run("sandbox", "--background", "--", "true", env={})
     assert result.returncode == 2 and result.stdout == b""
     assert result.stderr.decode().startswith("faasauth: --background serves for other commands")
+
+
+def test_a_key_change_the_watchdog_missed_is_named_after_one_re_exchange(
+    sandbox: Sandbox,
+) -> None:
+    # The released watchdog read the gateway's keys at start; the gateway then changed its key.
+    env = sandbox.env()
+    assert run("auth", env=env).returncode == 0
+    sandbox.rotate_gateway_key()
+    first = run("invoke", "echo-auth", env=env, input=b"x")  # probe, exchange, refused
+    sandbox.clear_requests()
+    again = run("invoke", "echo-auth", env=env, input=b"x")  # the cached token, refused
+    assert [(r.path, r.status) for r in sandbox.requests] == [
+        ("/function/echo-auth", 401), ("/oauth/token", 200), ("/function/echo-auth", 401)
+    ]
+    for result in (first, again):
+        assert result.returncode == 4
+        assert result.stdout == b""
+        lines = result.stderr.decode().splitlines()
+        assert "invalid kid" in lines[-2]
+        assert lines[-1] == (
+            "hint: the function's watchdog does not know the key that signed the token: the "
+            "gateway's signing key probably changed after the function started; restarting "
+            "the function makes its watchdog read the gateway's keys again"
+        )
+    sandbox.restart_watchdogs()
+    assert run("invoke", "echo-auth", env=env, input=b"ok").stdout == b"ok"
