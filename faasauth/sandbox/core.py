@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     from faasauth.sandbox.tls import ThrowawayTLS
 
 DEFAULT_CLIENT_ID = "faasauth-sandbox"
+# With tls: where each kind of client looks for the CA to trust. SSL_CERT_FILE: faasauth,
+# Python's ssl (httpx), Go's crypto/x509 (faas-cli); REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE):
+# requests, so the OpenFaaS Python SDK; CURL_CA_BUNDLE: the curl command (not SSL_CERT_FILE);
+# NODE_EXTRA_CA_CERTS: Node.js, added to its own roots (tests/e2e/test_tls_e2e.py runs each).
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 DEFAULT_PUBLIC_CLIENT_ID = "faasauth-cli"
 
 IamSource = str | Path | Sequence[Mapping[str, Any]] | None
@@ -59,7 +64,7 @@ class Sandbox(TokenIssuing):
     watchdog: "released" (faas-middleware 1.2.x, the default) or "hardened" (its main branch).
     device_code_ttl, device_interval, token_ttl, refresh_token_ttl, code_ttl: seconds.
     tls: serve HTTPS on both origins, with a throw-away CA (`ca_file`, also in `env()` as
-        SSL_CERT_FILE) and a certificate for 127.0.0.1 and localhost (sandbox/tls.py).
+        SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and NODE_EXTRA_CA_CERTS) and a certificate for 127.0.0.1 and localhost (sandbox/tls.py).
     log: a stream for one line per request (e.g. sys.stderr); None: silent.
     clock: the time source for every expiry decision (a fake one makes expiry testable).
     ci: "github", "gitlab" or "kubernetes": also play that platform (sandbox/ci.py), with
@@ -319,7 +324,7 @@ class Sandbox(TokenIssuing):
             **(self._ci.env() if self._ci is not None else {}),
         }
         if self.ca_file is not None:
-            env["SSL_CERT_FILE"] = self.ca_file
+            env.update(dict.fromkeys(CA_VARIABLES, self.ca_file))
         return env
 
     @property

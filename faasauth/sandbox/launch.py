@@ -91,7 +91,8 @@ def describe(sandbox: Sandbox) -> list[str]:
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
         f"   started in {sandbox.started_in_ms:.0f} ms",
     ] + ([ci_describe(sandbox.ci)] if sandbox.ci_platform else []) + (
-        [f"TLS       CA certificate {sandbox.ca_file} (SSL_CERT_FILE; or --cacert)"]
+        [f"TLS       CA certificate {sandbox.ca_file} (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, "
+         "CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS; or --cacert)"]
         if sandbox.ca_file
         else []
     )

@@ -62,7 +62,8 @@ import click
     "--tls",
     is_flag=True,
     help="Serve HTTPS, with a throw-away CA; its certificate file is exported as "
-    "SSL_CERT_FILE (or pass it to --cacert).",
+    "SSL_CERT_FILE (or pass it to --cacert), REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and "
+    "NODE_EXTRA_CA_CERTS.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No log line per request on stderr.")
 @click.option(
