@@ -32,6 +32,7 @@ from faasauth.sandbox.issuing import TokenIssuing
 from faasauth.sandbox.keys import SigningKey
 from faasauth.sandbox.requestlog import RequestLog, RequestRecord
 from faasauth.sandbox.server import SandboxHTTPServer
+from faasauth.sandbox.system_api import ADMIN_USER
 from faasauth.sandbox.watchdog import RELEASED, Watchdog
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class Sandbox(TokenIssuing):
     ci: "github", "gitlab" or "kubernetes": also play that platform (sandbox/ci.py), with
         CI tokens living `ci_token_ttl` seconds for `ci_repository` (GitHub, GitLab) or
         `ci_service_account` (Kubernetes, `NS:NAME`) in `ci_token_file` (Kubernetes).
+    admin_password: the gateway's basic-auth password for `admin` (None: a new random one),
+        in `env()` as OPENFAAS_USERNAME and OPENFAAS_PASSWORD, for `faas-cli login`.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class Sandbox(TokenIssuing):
         ci_repository: str = DEFAULT_REPOSITORY,
         ci_service_account: str | None = None,
         ci_token_file: str | Path | None = None,
+        admin_password: str | None = None,
     ) -> None:
         self.port = port
         self.idp_port = idp_port
@@ -110,6 +114,9 @@ class Sandbox(TokenIssuing):
             client_secret if client_secret is not None else secrets.token_urlsafe(24)
         )
         self.public_client_id = public_client_id
+        self.admin_password = (
+            admin_password if admin_password is not None else secrets.token_urlsafe(24)
+        )
         self.device_code_ttl = device_code_ttl
         self.device_interval = device_interval
         self.token_ttl = token_ttl
@@ -291,6 +298,7 @@ class Sandbox(TokenIssuing):
             watchdog=watchdog,
             functions=self.functions,
             requests=self.log,
+            admin_password=self.admin_password,
         )
         idp_server.start(self._idp.handle)
         gateway_server.start(self._gateway.handle)
@@ -321,6 +329,8 @@ class Sandbox(TokenIssuing):
             "FAASAUTH_AUTHORITY": self.authority,
             "FAASAUTH_CLIENT_ID": self.client_id,
             "FAASAUTH_CLIENT_SECRET": self.client_secret,
+            "OPENFAAS_USERNAME": ADMIN_USER,
+            "OPENFAAS_PASSWORD": self.admin_password,
             **(self._ci.env() if self._ci is not None else {}),
         }
         if self.ca_file is not None:

@@ -7,10 +7,10 @@ Routes (everything else is Go's `404 page not found`):
     POST /oauth/token                        token exchange (exchange.py)
     *    /function/<name>[.<ns>][/<path>]    the watchdog (watchdog.py) then the function
     *    /async-function/<name>[.<ns>][/...] 202 at once, the function runs later, result dropped
-    GET  /system/functions[?namespace=NS]    the function list (JSON), for an API token the
-                                             gateway issued (Bearer, unexpired); Role and
-                                             Policy actions are not evaluated for it
-    GET  /healthz                            the gateway's health
+    *    /system/...                         the REST API faas-cli reads (system_api.py):
+                                             functions, function/NAME, namespaces, info;
+                                             writes answer 501
+    GET  /healthz                            the gateway's health (no authentication)
     GET  /_sandbox/requests                  the request log as JSON (DELETE clears it);
                                              sandbox-only, never logged or counted
 
@@ -25,14 +25,17 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
+from faasauth import __version__
 from faasauth.sandbox.exchange import TOKEN_EXCHANGE, TokenExchange
 from faasauth.sandbox.functions import DEFAULT_NAMESPACE, Call, Function, invoke, spool
 from faasauth.sandbox.keys import SigningKey, jwks
 from faasauth.sandbox.oauth import json_response
 from faasauth.sandbox.requestlog import RequestLog
 from faasauth.sandbox.server import Request, Response, text_response
+from faasauth.sandbox.system_api import SystemApi
 from faasauth.sandbox.watchdog import Watchdog
 
 FUNCTION_PATH = re.compile(r"^/(function|async-function)/([-a-zA-Z_0-9.]+)(/.*)?$")
@@ -49,6 +52,7 @@ class Gateway:
         watchdog: Watchdog,
         functions: list[Function],
         requests: RequestLog,
+        admin_password: str,
     ) -> None:
         self.url = url
         self.key = key
@@ -56,6 +60,16 @@ class Gateway:
         self.watchdog = watchdog
         self.functions = {(f.name, f.namespace): f for f in functions}
         self.requests = requests
+        self.invocations: Counter[str] = Counter()  # ns:name -> calls that reached it
+        self.system = SystemApi(
+            functions=functions,
+            key=lambda: self.key,
+            iam=exchange.iam,
+            admin_password=admin_password,
+            invocations=lambda f: self.invocations[f.ref],
+            version=__version__,
+            clock=watchdog.clock,
+        )
         self.async_calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -85,8 +99,10 @@ class Gateway:
             return json_response(200, self.configuration(), no_store=False)
         if path == "/.well-known/jwks.json":
             return json_response(200, jwks([self.key]), no_store=False)
-        if path == "/system/functions" and request.method == "GET":
-            return self._list_functions(request)
+        if path.startswith("/system/"):
+            answer = self.system.handle(request)
+            if answer is not None:
+                return answer
         if path == "/healthz":
             return text_response(200, "OK")
         if path == "/_sandbox/requests":
@@ -94,39 +110,6 @@ class Gateway:
                 self.requests.clear()
             return json_response(200, [r.as_dict() for r in self.requests.snapshot()])
         return text_response(404, "404 page not found\n")
-
-    def _list_functions(self, request: Request) -> Response:
-        """The REST API's function list, as the gateway answers it with IAM enabled: only
-        for an OpenFaaS API token (a token exchange without `scope=function`)."""
-        authorization = request.header("Authorization") or ""
-        token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
-        import jwt
-
-        try:
-            claims = self.key.verify(token) if token else None
-        except jwt.PyJWTError:  # a bad signature, an expired or a malformed token
-            claims = None
-        if claims is None or "function" in claims:
-            return text_response(401, "Unauthorized\n")
-        from urllib.parse import parse_qs
-
-        namespace = (parse_qs(request.query).get("namespace") or [DEFAULT_NAMESPACE])[0]
-        listed = [
-            {
-                "name": f.name,
-                "namespace": f.namespace,
-                "image": f"sandbox/{f.behaviour}:latest",
-                "replicas": 1,
-                "availableReplicas": 1,
-                "invocationCount": 0,
-                "labels": {},
-                "annotations": {},
-                "envProcess": "",
-            }
-            for f in self.functions.values()
-            if f.namespace == namespace
-        ]
-        return json_response(200, listed, token="api", no_store=False)
 
     def _token_kind(self, authorization: str | None) -> str:
         if not authorization:
@@ -155,6 +138,8 @@ class Gateway:
                 message.encode("utf-8"),
                 token=kind,
             )
+        with self._lock:
+            self.invocations[function.ref] += 1
         headers = [*request.headers.items(), *gateway_headers]
         if not run_async:
             call = Call(request.method, rest, request.query, headers, request.body)

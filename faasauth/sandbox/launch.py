@@ -88,6 +88,8 @@ def describe(sandbox: Sandbox) -> list[str]:
         f"clients   {sandbox.client_id} (confidential, secret in FAASAUTH_CLIENT_SECRET), "
         f"{sandbox.public_client_id} (public, device grant); both: browser login with PKCE, "
         "redirect http://127.0.0.1:<any port>/oauth/callback",
+        f"admin     {sandbox.env()['OPENFAAS_USERNAME']} (basic auth for the /system API and "
+        "faas-cli login; password in OPENFAAS_PASSWORD)",
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
         f"   started in {sandbox.started_in_ms:.0f} ms",
     ] + ([ci_describe(sandbox.ci)] if sandbox.ci_platform else []) + (

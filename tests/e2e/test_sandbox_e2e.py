@@ -312,3 +312,34 @@ def test_a_key_change_the_watchdog_missed_is_named_after_one_re_exchange(
         )
     sandbox.restart_watchdogs()
     assert run("invoke", "echo-auth", env=env, input=b"ok").stdout == b"ok"
+
+
+def test_faas_cli_read_commands_with_the_token_auth_faas_cli_saved(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # What faas-cli sends after `faasauth auth --faas-cli`: its config.yml's token as Bearer
+    # (describe, ready, namespace list, version); and after `faas-cli login`: basic auth.
+    import base64
+
+    import yaml
+
+    config = tmp_path / "openfaas"
+    env = {**sandbox.env(), "OPENFAAS_CONFIG": str(config)}
+    assert run("auth", "--faas-cli", env=env).returncode == 0
+    saved = yaml.safe_load((config / "config.yml").read_text())
+    entry = next(a for a in saved["auths"] if a["gateway"] == sandbox.gateway_url)
+    assert entry["auth"] == "oauth2"
+    password = sandbox.env()["OPENFAAS_PASSWORD"]
+    login = base64.b64encode(f"admin:{password}".encode()).decode()
+    for authorization in (f"Bearer {entry['token']}", f"Basic {login}"):
+        with httpx.Client(base_url=sandbox.gateway_url,
+                          headers={"Authorization": authorization}) as client:
+            described = client.get("/system/function/echo-auth",
+                                   params={"namespace": "openfaas-fn", "usage": "1"})
+            assert described.status_code == 200, authorization[:6]
+            assert described.json()["availableReplicas"] == 1  # what `ready` waits for
+            assert client.get("/system/namespaces").json() == ["openfaas-fn"]
+            assert client.get("/system/info").json()["provider"]["provider"] == (
+                "faasauth-sandbox")
+            assert client.get("/system/function/nope").status_code == 404
+            assert client.delete("/system/functions").status_code == 501

@@ -124,8 +124,9 @@ def command(
     cluster.
 
     Without CMD it prints `export` lines for OPENFAAS_URL, FAASAUTH_AUTHORITY,
-    FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET on stdout and serves until
-    Ctrl-C. With CMD it runs CMD with those variables, a temporary FAASAUTH_HOME
+    FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET, and OPENFAAS_USERNAME and
+    OPENFAAS_PASSWORD (the gateway's admin, for faas-cli login), on stdout and
+    serves until Ctrl-C. With CMD it runs CMD with those variables, a temporary FAASAUTH_HOME
     and FAASAUTH_TOKEN_STORE=file, then stops and exits with CMD's status.
 
     Functions: echo and env (open), echo-auth and env-auth (jwt_auth). Clients:
@@ -136,6 +137,10 @@ def command(
     <IdP>/authorize; or pass --auto-approve. In --iam YAML, ${FAASAUTH_AUTHORITY}
     and ${OPENFAAS_URL} stand for the sandbox's own URLs, ${FAASAUTH_CI_ISSUER}
     for the --ci issuer.
+
+    The gateway also serves the read API faas-cli uses (describe, ready,
+    namespace list, version, list, login) to the admin or an API token, with
+    the Policies' Function:Read and Namespace:Read; writes answer 501.
 
     With --ci, CMD also gets the platform's variables: GITHUB_ACTIONS,
     ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (github);
