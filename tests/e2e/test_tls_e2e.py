@@ -256,3 +256,45 @@ def test_each_client_trusts_the_sandbox_through_its_own_variable(
     refused = subprocess.run([*command, url], capture_output=True, text=True, timeout=30,
                              env=bare)
     assert refused.returncode != 0
+
+
+SDK_CLIENT = r"""
+# The OpenFaaS Python SDK's requests, as its source makes them (it is not on the registry):
+# TokenAuth exchanges the IdP token for an API token, then that for a function token; its
+# Client lists functions with the API token. All through requests, which reads
+# REQUESTS_CA_BUNDLE for the sandbox's CA.
+import os, requests
+gateway, authority = os.environ["OPENFAAS_URL"], os.environ["FAASAUTH_AUTHORITY"]
+grant = "urn:ietf:params:oauth:grant-type:token-exchange"
+idp = requests.post(f"{authority}/token", data={"grant_type": "client_credentials"},
+                    auth=(os.environ["FAASAUTH_CLIENT_ID"], os.environ["FAASAUTH_CLIENT_SECRET"]))
+idp.raise_for_status()
+def exchange(subject, **extra):
+    answer = requests.post(f"{gateway}/oauth/token", data={
+        "grant_type": grant, "subject_token": subject,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token", **extra})
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+api = exchange(idp.json()["access_token"])
+listed = requests.get(f"{gateway}/system/functions", headers={"Authorization": f"Bearer {api}"})
+described = requests.get(f"{gateway}/system/function/echo-auth",
+                         headers={"Authorization": f"Bearer {api}"})
+function = exchange(api, scope="function", audience="openfaas-fn:echo-auth")
+answer = requests.post(f"{gateway}/function/echo-auth", data=b"hello",
+                       headers={"Authorization": f"Bearer {function}"})
+print(len(listed.json()), described.json()["name"], answer.status_code, answer.text)
+"""
+
+
+def test_the_python_sdk_requests_over_tls(sandbox: Sandbox) -> None:
+    pytest.importorskip("requests")
+    from faasauth.sandbox.core import CA_VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in (*CA_VARIABLES, "SSL_CERT_DIR")}
+    env.update({k: v for k, v in sandbox.env().items() if k not in CA_VARIABLES})
+    env["REQUESTS_CA_BUNDLE"] = sandbox.env()["REQUESTS_CA_BUNDLE"]
+    result = subprocess.run([sys.executable, "-c", SDK_CLIENT], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["4", "echo-auth", "200", "hello"]
+    assert sandbox.count("/oauth/token", status=200) == 2  # the SDK's two exchanges
