@@ -71,6 +71,8 @@ class Sandbox(TokenIssuing):
     ci: "github", "gitlab" or "kubernetes": also play that platform (sandbox/ci.py), with
         CI tokens living `ci_token_ttl` seconds for `ci_repository` (GitHub, GitLab) or
         `ci_service_account` (Kubernetes, `NS:NAME`) in `ci_token_file` (Kubernetes).
+    functions: the user's own functions, served beside the others (replacing one of the same
+        name): `user_functions.http_function(name, url)` and `exec_function(name, command)`.
     admin_password: the gateway's basic-auth password for `admin` (None: a new random one),
         in `env()` as OPENFAAS_USERNAME and OPENFAAS_PASSWORD, for `faas-cli login`.
     """
@@ -102,11 +104,13 @@ class Sandbox(TokenIssuing):
         ci_service_account: str | None = None,
         ci_token_file: str | Path | None = None,
         admin_password: str | None = None,
+        functions: Sequence[Function] = (),
     ) -> None:
         self.port = port
         self.idp_port = idp_port
         self.iam_source = iam
         self.stack_source = stack
+        self.own_functions = list(functions)
         self.auto_approve = auto_approve
         self.latency_ms = latency_ms
         self.client_id = client_id
@@ -154,9 +158,9 @@ class Sandbox(TokenIssuing):
 
     def start(self) -> Sandbox:
         begun = time.perf_counter()
-        self.functions = (
-            default_functions() if self.stack_source is None else load_stack(self.stack_source)
-        )
+        served = default_functions() if self.stack_source is None else load_stack(self.stack_source)
+        own = {f.ref for f in self.own_functions}
+        self.functions = [f for f in served if f.ref not in own] + self.own_functions
         if self.iam_source is None:
             documents = None
         elif isinstance(self.iam_source, (str, Path)):

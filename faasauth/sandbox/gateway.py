@@ -29,6 +29,7 @@ from collections import Counter
 from typing import Any
 
 from faasauth import __version__
+from faasauth.sandbox import user_functions
 from faasauth.sandbox.exchange import TOKEN_EXCHANGE, TokenExchange
 from faasauth.sandbox.functions import DEFAULT_NAMESPACE, Call, Function, invoke, spool
 from faasauth.sandbox.keys import SigningKey, jwks
@@ -171,6 +172,10 @@ class Gateway:
             if decision.denial is not None:
                 return decision.denial
             call.claims = decision.claims
+        if function.upstream is not None:
+            return user_functions.proxy(function, call)
+        if function.command is not None:
+            return user_functions.run(function, call)
         return invoke(function, call)
 
     def _run_async(

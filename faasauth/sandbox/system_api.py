@@ -29,6 +29,7 @@ import base64
 import hmac
 import platform
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -193,7 +194,7 @@ class SystemApi:
             "name": function.name,
             "image": f"sandbox/{function.behaviour}:latest",
             "namespace": function.namespace,
-            "envProcess": "",
+            "envProcess": shlex.join(function.command) if function.command else "",
             "labels": {},
             "annotations": {},
             "replicas": 1,

@@ -343,3 +343,57 @@ def test_faas_cli_read_commands_with_the_token_auth_faas_cli_saved(
                 "faasauth-sandbox")
             assert client.get("/system/function/nope").status_code == 404
             assert client.delete("/system/functions").status_code == 501
+
+
+ALLOW_ALLOWED = DENY_ALL_BUT_ECHO.replace('resource: ["openfaas-fn:echo-auth"]',
+                                          'resource: ["openfaas-fn:allowed-*"]')
+
+
+def test_your_own_functions_are_reached_only_through_iam(tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from faasauth.sandbox.user_functions import exec_function, http_function
+
+    reached: list[str] = []
+
+    class Mine(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            reached.append(self.path)
+            answer = b"mine: " + body
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Mine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    iam = tmp_path / "iam.yaml"
+    iam.write_text(ALLOW_ALLOWED)
+    functions = [http_function("allowed-http", url), http_function("refused-http", url),
+                 exec_function("allowed-exec", "tr a-z A-Z"),
+                 exec_function("refused-exec", "tr a-z A-Z")]
+    try:
+        with Sandbox(iam=str(iam), functions=functions) as sb:
+            env = sb.env()
+            for name in ("allowed-http", "allowed-exec"):  # no login: no token to send
+                without = run("invoke", name, env=env, input="hi")
+                assert without.returncode == 4 and without.stdout == b"", name
+            assert reached == []
+            assert run("auth", env=env).returncode == 0
+            http_answer = run("invoke", "allowed-http", env=env, input="hi")
+            assert (http_answer.returncode, http_answer.stdout) == (0, b"mine: hi")
+            exec_answer = run("invoke", "allowed-exec", env=env, input="hi")
+            assert (exec_answer.returncode, exec_answer.stdout) == (0, b"HI")
+            for name in ("refused-http", "refused-exec"):
+                refused = run("invoke", name, env=env, input="hi")
+                assert refused.returncode == 4, name
+                assert b"insufficient permissions" in refused.stderr
+            assert reached == ["/"]
+    finally:
+        server.shutdown()
+        server.server_close()
