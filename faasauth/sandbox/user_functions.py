@@ -30,7 +30,7 @@ from faasauth.sandbox.server import CHUNK, Response, text_response
 
 HOP_BY_HOP = frozenset(
     ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-     "transfer-encoding", "upgrade", "host", "content-length"]
+     "transfer-encoding", "upgrade", "host", "content-length", "expect", "date"]
 )
 UPSTREAM_TIMEOUT = 60.0
 
@@ -118,6 +118,9 @@ def proxy(function: Function, call: Call) -> Response:
             f"{function.upstream}: {why}\n"
         )
     kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+    if answer.status in (204, 304) or call.method == "HEAD":  # no body, whatever it says
+        conn.close()
+        return Response(answer.status, kept)
     size = answer.getheader("Content-Length")
     return Response(
         answer.status, kept, stream=_answer(conn, answer),

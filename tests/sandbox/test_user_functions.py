@@ -4,6 +4,7 @@ server (`--function NAME=URL`) and a command (`--function-exec NAME 'CMD'`)."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -207,3 +208,37 @@ def test_the_pytest_plugin_serves_yours_from_its_marker(
     token = faasauth_sandbox.issue_function_token(["openfaas-fn:shout"])
     answer = client.post(url, content=b"hi", headers={"Authorization": f"Bearer {token}"})
     assert answer.text == "HI"
+
+
+def test_a_204_from_your_server_has_no_body(
+    make_sandbox: Callable[..., Sandbox], client: httpx.Client
+) -> None:
+    class NoContent(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoContent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sb = make_sandbox(functions=[http_function("gone", url_of(server), jwt_auth=False)])
+        port = int(sb.gateway_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"DELETE /function/gone HTTP/1.1\r\nHost: x\r\n"
+                         b"Connection: close\r\n\r\n")
+            raw = b""
+            while chunk := conn.recv(65536):
+                raw += chunk
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 204 ") and rest == b""  # no chunked framing
+        assert b"transfer-encoding" not in head.lower()
+        assert head.lower().count(b"\r\ndate:") == 1  # the sandbox's own, not two
+        assert client.delete(f"{sb.gateway_url}/function/gone").status_code == 204
+    finally:
+        server.shutdown()
+        server.server_close()
