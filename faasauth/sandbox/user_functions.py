@@ -12,6 +12,8 @@ reached through the real challenge, token exchange and IAM.
                                       exit is a 500 `exit status N`. It gets the classic
                                       watchdog's CGI variables: Http_Method, Http_Path,
                                       Http_Query and Http_<Header_Name> for each header.
+                                      Its stderr is the sandbox's (the watchdog logs it);
+                                      there is no time limit (exec_timeout=0).
 
 In Python: `Sandbox(functions=[http_function("hello", url), exec_function("wc", "wc -c")])`.
 """
