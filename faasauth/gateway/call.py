@@ -292,7 +292,7 @@ class Invoker:
         if status in (401, 403):
             raise FunctionRefused(
                 f"{target} refused the call: {detail}",
-                hint=self._refusal_hint(status, sent, challenged),
+                hint=self._refusal_hint(status, sent, challenged, reason),
             )
         if missing:
             raise FunctionFailed(
@@ -349,10 +349,17 @@ class Invoker:
         # The watchdog echoes a refused token back ("invalid JWT token: <token>").
         return first_line(data.decode("utf-8", "replace"), secrets=(sent,))
 
-    def _refusal_hint(self, status: int, sent: str | None, challenged: bool) -> str | None:
+    def _refusal_hint(
+        self, status: int, sent: str | None, challenged: bool, reason: str = ""
+    ) -> str | None:
         target = self.inv.token_audience
         if status == 403 and sent:
             return f"your identity may not invoke {target}: check the gateway's Role and Policy"
+        if status == 401 and challenged and sent and "invalid kid" in reason:
+            # of-watchdog reads the gateway's keys once, at start, and never again
+            return ("the function's watchdog does not know the key that signed the token: "
+                    "the gateway's signing key probably changed after the function started; "
+                    "restarting the function makes its watchdog read the gateway's keys again")
         if status == 401 and challenged and sent:
             return "the function refused a new token: does its watchdog trust this gateway?"
         if status == 401 and not challenged and not sent and not self.inv.user_authorization:

@@ -17,7 +17,9 @@ Modules, one concept each:
     watchdog    the function-side JWT check and its 401/403 answers
     gojwt       golang-jwt's parsing order and error strings
     functions   echo / env and faas-cli stack files
+    user_functions  the user's own: an HTTP server (--function) or a command (--function-exec)
     gateway     the gateway's routes
+    system_api  the REST API under /system/ that faas-cli reads, basic auth, IAM read actions
     requestlog  the record of requests, for tests and the stderr log
     tls         a throw-away CA and certificate for --tls
     ci          a CI platform or pod's ambient identity (--ci github|gitlab|kubernetes)

@@ -32,12 +32,18 @@ from faasauth.sandbox.issuing import TokenIssuing
 from faasauth.sandbox.keys import SigningKey
 from faasauth.sandbox.requestlog import RequestLog, RequestRecord
 from faasauth.sandbox.server import SandboxHTTPServer
+from faasauth.sandbox.system_api import ADMIN_USER
 from faasauth.sandbox.watchdog import RELEASED, Watchdog
 
 if TYPE_CHECKING:
     from faasauth.sandbox.tls import ThrowawayTLS
 
 DEFAULT_CLIENT_ID = "faasauth-sandbox"
+# With tls: where each kind of client looks for the CA to trust. SSL_CERT_FILE: faasauth,
+# Python's ssl (httpx), Go's crypto/x509 (faas-cli); REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE):
+# requests, so the OpenFaaS Python SDK; CURL_CA_BUNDLE: the curl command (not SSL_CERT_FILE);
+# NODE_EXTRA_CA_CERTS: Node.js, added to its own roots (tests/e2e/test_tls_e2e.py runs each).
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 DEFAULT_PUBLIC_CLIENT_ID = "faasauth-cli"
 
 IamSource = str | Path | Sequence[Mapping[str, Any]] | None
@@ -59,12 +65,16 @@ class Sandbox(TokenIssuing):
     watchdog: "released" (faas-middleware 1.2.x, the default) or "hardened" (its main branch).
     device_code_ttl, device_interval, token_ttl, refresh_token_ttl, code_ttl: seconds.
     tls: serve HTTPS on both origins, with a throw-away CA (`ca_file`, also in `env()` as
-        SSL_CERT_FILE) and a certificate for 127.0.0.1 and localhost (sandbox/tls.py).
+        SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and NODE_EXTRA_CA_CERTS) and a certificate for 127.0.0.1 and localhost (sandbox/tls.py).
     log: a stream for one line per request (e.g. sys.stderr); None: silent.
     clock: the time source for every expiry decision (a fake one makes expiry testable).
     ci: "github", "gitlab" or "kubernetes": also play that platform (sandbox/ci.py), with
         CI tokens living `ci_token_ttl` seconds for `ci_repository` (GitHub, GitLab) or
         `ci_service_account` (Kubernetes, `NS:NAME`) in `ci_token_file` (Kubernetes).
+    functions: the user's own functions, served beside the others (replacing one of the same
+        name): `user_functions.http_function(name, url)` and `exec_function(name, command)`.
+    admin_password: the gateway's basic-auth password for `admin` (None: a new random one),
+        in `env()` as OPENFAAS_USERNAME and OPENFAAS_PASSWORD, for `faas-cli login`.
     """
 
     def __init__(
@@ -93,11 +103,14 @@ class Sandbox(TokenIssuing):
         ci_repository: str = DEFAULT_REPOSITORY,
         ci_service_account: str | None = None,
         ci_token_file: str | Path | None = None,
+        admin_password: str | None = None,
+        functions: Sequence[Function] = (),
     ) -> None:
         self.port = port
         self.idp_port = idp_port
         self.iam_source = iam
         self.stack_source = stack
+        self.own_functions = list(functions)
         self.auto_approve = auto_approve
         self.latency_ms = latency_ms
         self.client_id = client_id
@@ -105,6 +118,9 @@ class Sandbox(TokenIssuing):
             client_secret if client_secret is not None else secrets.token_urlsafe(24)
         )
         self.public_client_id = public_client_id
+        self.admin_password = (
+            admin_password if admin_password is not None else secrets.token_urlsafe(24)
+        )
         self.device_code_ttl = device_code_ttl
         self.device_interval = device_interval
         self.token_ttl = token_ttl
@@ -142,9 +158,9 @@ class Sandbox(TokenIssuing):
 
     def start(self) -> Sandbox:
         begun = time.perf_counter()
-        self.functions = (
-            default_functions() if self.stack_source is None else load_stack(self.stack_source)
-        )
+        served = default_functions() if self.stack_source is None else load_stack(self.stack_source)
+        own = {f.ref for f in self.own_functions}
+        self.functions = [f for f in served if f.ref not in own] + self.own_functions
         if self.iam_source is None:
             documents = None
         elif isinstance(self.iam_source, (str, Path)):
@@ -286,6 +302,7 @@ class Sandbox(TokenIssuing):
             watchdog=watchdog,
             functions=self.functions,
             requests=self.log,
+            admin_password=self.admin_password,
         )
         idp_server.start(self._idp.handle)
         gateway_server.start(self._gateway.handle)
@@ -316,10 +333,12 @@ class Sandbox(TokenIssuing):
             "FAASAUTH_AUTHORITY": self.authority,
             "FAASAUTH_CLIENT_ID": self.client_id,
             "FAASAUTH_CLIENT_SECRET": self.client_secret,
+            "OPENFAAS_USERNAME": ADMIN_USER,
+            "OPENFAAS_PASSWORD": self.admin_password,
             **(self._ci.env() if self._ci is not None else {}),
         }
         if self.ca_file is not None:
-            env["SSL_CERT_FILE"] = self.ca_file
+            env.update(dict.fromkeys(CA_VARIABLES, self.ca_file))
         return env
 
     @property

@@ -43,12 +43,21 @@ class Readable(Protocol):
 
 @dataclass(frozen=True)
 class Function:
+    """A served function. `upstream` (a URL) or `command` (argv) make it the user's own
+    (sandbox/user_functions.py); otherwise it behaves as echo or env."""
+
     name: str
     namespace: str = DEFAULT_NAMESPACE
     jwt_auth: bool = False
+    upstream: str | None = None
+    command: tuple[str, ...] | None = None
 
     @property
     def behaviour(self) -> str:
+        if self.upstream is not None:
+            return "http"
+        if self.command is not None:
+            return "exec"
         return "env" if "env" in self.name else "echo"
 
     @property

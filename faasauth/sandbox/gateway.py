@@ -7,16 +7,16 @@ Routes (everything else is Go's `404 page not found`):
     POST /oauth/token                        token exchange (exchange.py)
     *    /function/<name>[.<ns>][/<path>]    the watchdog (watchdog.py) then the function
     *    /async-function/<name>[.<ns>][/...] 202 at once, the function runs later, result dropped
-    GET  /system/functions[?namespace=NS]    the function list (JSON), for an API token the
-                                             gateway issued (Bearer, unexpired); Role and
-                                             Policy actions are not evaluated for it
-    GET  /healthz                            the gateway's health
+    *    /system/...                         the REST API faas-cli reads (system_api.py):
+                                             functions, function/NAME, namespaces, info;
+                                             writes answer 501
+    GET  /healthz                            the gateway's health (no authentication)
     GET  /_sandbox/requests                  the request log as JSON (DELETE clears it);
                                              sandbox-only, never logged or counted
 
 Like the real gateway, every function answer carries `X-Call-Id` and `X-Start-Time`, and the
 watchdog's 401/403 pass through unchanged; `/_/health` and `/_/ready` under a function are the
-watchdog's own, unprotected. An unknown function is the gateway's 404 `error finding function`.
+watchdog's own, unprotected, GET only (any other method: an empty 405, as of-watchdog answers). An unknown function is the gateway's 404 `error finding function`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,18 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
+from faasauth import __version__
+from faasauth.sandbox import user_functions
 from faasauth.sandbox.exchange import TOKEN_EXCHANGE, TokenExchange
 from faasauth.sandbox.functions import DEFAULT_NAMESPACE, Call, Function, invoke, spool
 from faasauth.sandbox.keys import SigningKey, jwks
 from faasauth.sandbox.oauth import json_response
 from faasauth.sandbox.requestlog import RequestLog
 from faasauth.sandbox.server import Request, Response, text_response
+from faasauth.sandbox.system_api import SystemApi
 from faasauth.sandbox.watchdog import Watchdog
 
 FUNCTION_PATH = re.compile(r"^/(function|async-function)/([-a-zA-Z_0-9.]+)(/.*)?$")
@@ -49,6 +53,7 @@ class Gateway:
         watchdog: Watchdog,
         functions: list[Function],
         requests: RequestLog,
+        admin_password: str,
     ) -> None:
         self.url = url
         self.key = key
@@ -56,6 +61,16 @@ class Gateway:
         self.watchdog = watchdog
         self.functions = {(f.name, f.namespace): f for f in functions}
         self.requests = requests
+        self.invocations: Counter[str] = Counter()  # ns:name -> calls that reached it
+        self.system = SystemApi(
+            functions=functions,
+            key=lambda: self.key,
+            iam=exchange.iam,
+            admin_password=admin_password,
+            invocations=lambda f: self.invocations[f.ref],
+            version=__version__,
+            clock=watchdog.clock,
+        )
         self.async_calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -85,8 +100,10 @@ class Gateway:
             return json_response(200, self.configuration(), no_store=False)
         if path == "/.well-known/jwks.json":
             return json_response(200, jwks([self.key]), no_store=False)
-        if path == "/system/functions" and request.method == "GET":
-            return self._list_functions(request)
+        if path.startswith("/system/"):
+            answer = self.system.handle(request)
+            if answer is not None:
+                return answer
         if path == "/healthz":
             return text_response(200, "OK")
         if path == "/_sandbox/requests":
@@ -94,39 +111,6 @@ class Gateway:
                 self.requests.clear()
             return json_response(200, [r.as_dict() for r in self.requests.snapshot()])
         return text_response(404, "404 page not found\n")
-
-    def _list_functions(self, request: Request) -> Response:
-        """The REST API's function list, as the gateway answers it with IAM enabled: only
-        for an OpenFaaS API token (a token exchange without `scope=function`)."""
-        authorization = request.header("Authorization") or ""
-        token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
-        import jwt
-
-        try:
-            claims = self.key.verify(token) if token else None
-        except jwt.PyJWTError:  # a bad signature, an expired or a malformed token
-            claims = None
-        if claims is None or "function" in claims:
-            return text_response(401, "Unauthorized\n")
-        from urllib.parse import parse_qs
-
-        namespace = (parse_qs(request.query).get("namespace") or [DEFAULT_NAMESPACE])[0]
-        listed = [
-            {
-                "name": f.name,
-                "namespace": f.namespace,
-                "image": f"sandbox/{f.behaviour}:latest",
-                "replicas": 1,
-                "availableReplicas": 1,
-                "invocationCount": 0,
-                "labels": {},
-                "annotations": {},
-                "envProcess": "",
-            }
-            for f in self.functions.values()
-            if f.namespace == namespace
-        ]
-        return json_response(200, listed, token="api", no_store=False)
 
     def _token_kind(self, authorization: str | None) -> str:
         if not authorization:
@@ -155,6 +139,8 @@ class Gateway:
                 message.encode("utf-8"),
                 token=kind,
             )
+        with self._lock:
+            self.invocations[function.ref] += 1
         headers = [*request.headers.items(), *gateway_headers]
         if not run_async:
             call = Call(request.method, rest, request.query, headers, request.body)
@@ -179,12 +165,17 @@ class Gateway:
     def run(self, function: Function, call: Call, authorization: str | None) -> Response:
         """What the function's watchdog answers."""
         if call.path in WATCHDOG_PATHS:
-            return text_response(200, "OK")
+            # the watchdog's own handlers: GET only, any other method a bare 405
+            return text_response(200, "OK") if call.method == "GET" else Response(405)
         if function.jwt_auth:
             decision = self.watchdog.authorize(authorization, function.namespace, function.name)
             if decision.denial is not None:
                 return decision.denial
             call.claims = decision.claims
+        if function.upstream is not None:
+            return user_functions.proxy(function, call)
+        if function.command is not None:
+            return user_functions.run(function, call)
         return invoke(function, call)
 
     def _run_async(

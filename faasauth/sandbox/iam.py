@@ -338,20 +338,20 @@ def read_documents(source: str | Path) -> list[tuple[str, Any]]:
 
 
 def default_documents(idp_issuer: str, namespaces: Sequence[str]) -> list[tuple[str, Any]]:
-    """Without --iam: a Role letting every client and user of the sandbox IdP invoke every
-    function served (Function:Invoke on `<namespace>:*` for each namespace)."""
+    """Without --iam: a Role letting every client and user of the sandbox IdP invoke and
+    read every function served (Function:Invoke, Function:Read and Namespace:Read on
+    `<namespace>:*` for each namespace)."""
     meta = {"namespace": "openfaas"}
-    statement = {
-        "sid": "invoke-sandbox-functions",
-        "action": ["Function:Invoke"],
-        "effect": "Allow",
-        "resource": [f"{ns}:*" for ns in namespaces],
-    }
+    resources = [f"{ns}:*" for ns in namespaces]
+    invoke = {"sid": "invoke-sandbox-functions", "action": ["Function:Invoke"],
+              "effect": "Allow", "resource": resources}
+    read = {"sid": "read-sandbox-functions", "action": ["Function:Read", "Namespace:Read"],
+            "effect": "Allow", "resource": resources}
     policy = {
         "apiVersion": "iam.openfaas.com/v1",
         "kind": "Policy",
         "metadata": {"name": "sandbox-invoke", **meta},
-        "spec": {"statement": [statement]},
+        "spec": {"statement": [invoke, read]},
     }
     role = {
         "apiVersion": "iam.openfaas.com/v1",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from faasauth.sandbox.device import DEFAULT_LOGIN
 from faasauth.sandbox.keys import SigningKey
+from faasauth.sandbox.watchdog import HARDENED
 
 if TYPE_CHECKING:
     from faasauth.sandbox.gateway import Gateway
@@ -71,10 +72,20 @@ class TokenIssuing:
         )
 
     def rotate_gateway_key(self) -> None:
-        """The gateway signs with a new key and its watchdogs trust only that one: every
-        function token issued before is refused (as after a real key rotation)."""
+        """The gateway signs with a new key. With `watchdog="released"` (the default) the
+        functions' watchdogs keep the keys they read at start, as of-watchdog 0.11.6 does:
+        tokens signed before still pass, new ones are refused with `invalid kid` until
+        `restart_watchdogs()`. With "hardened" the watchdogs trust only the new key at once:
+        every function token issued before is refused."""
         gateway = self._running_gateway()
         key = SigningKey.generate()
         gateway.key = key
         gateway.exchange.key = key
-        gateway.watchdog.keys = {key.kid: key.public_key}
+        if gateway.watchdog.mode == HARDENED:
+            self.restart_watchdogs()
+
+    def restart_watchdogs(self) -> None:
+        """The functions restart: their watchdogs read the gateway's JWKS again (only its
+        current key), as a real watchdog does at start."""
+        gateway = self._running_gateway()
+        gateway.watchdog.keys = {gateway.key.kid: gateway.key.public_key}

@@ -24,7 +24,9 @@ from typing import Any, TextIO
 
 from faasauth.errors import FaasauthError
 from faasauth.sandbox.ci import describe as ci_describe
+from faasauth.sandbox import user_functions
 from faasauth.sandbox.core import Sandbox
+from faasauth.sandbox.functions import Function
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Options:
     ci_token_ttl: float | None = None
     ci_token_file: str | None = None
     tls: bool = False
+    functions: tuple[Function, ...] = ()  # the user's own (--function, --function-exec)
 
 
 def start(options: Options, err: TextIO) -> Sandbox:
@@ -52,6 +55,7 @@ def start(options: Options, err: TextIO) -> Sandbox:
         latency_ms=options.latency_ms,
         watchdog=options.watchdog,
         tls=options.tls,
+        functions=options.functions,
         log=None if options.quiet else err,
         **ci_options(options),
     )
@@ -88,10 +92,17 @@ def describe(sandbox: Sandbox) -> list[str]:
         f"clients   {sandbox.client_id} (confidential, secret in FAASAUTH_CLIENT_SECRET), "
         f"{sandbox.public_client_id} (public, device grant); both: browser login with PKCE, "
         "redirect http://127.0.0.1:<any port>/oauth/callback",
+        f"admin     {sandbox.env()['OPENFAAS_USERNAME']} (basic auth for the /system API and "
+        "faas-cli login; password in OPENFAAS_PASSWORD)",
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
         f"   started in {sandbox.started_in_ms:.0f} ms",
+    ] + [
+        f"yours     {f.name}{'' if f.namespace == 'openfaas-fn' else '.' + f.namespace} -> "
+        f"{user_functions.describe(f)}" + (" (jwt_auth)" if f.jwt_auth else " (open)")
+        for f in sandbox.own_functions
     ] + ([ci_describe(sandbox.ci)] if sandbox.ci_platform else []) + (
-        [f"TLS       CA certificate {sandbox.ca_file} (SSL_CERT_FILE; or --cacert)"]
+        [f"TLS       CA certificate {sandbox.ca_file} (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, "
+         "CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS; or --cacert)"]
         if sandbox.ca_file
         else []
     )

@@ -26,6 +26,17 @@ Example:
                             content=b"hi", headers={"Authorization": f"Bearer {token}"})
         assert answer.text == "hi"
         assert faasauth_sandbox.count("/function/echo-auth", status=200) == 1
+
+Your own function behind IAM: a command in the marker, or your server's URL in the factory
+(sandbox/user_functions.py; both jwt_auth unless `jwt_auth=False`):
+
+    from faasauth.sandbox.user_functions import exec_function, http_function
+
+    @pytest.mark.faasauth_sandbox(functions=[exec_function("shout", "tr a-z A-Z")])
+    def test_shout(faasauth_sandbox): ...
+
+    def test_my_handler(my_server_url, faasauth_sandbox_factory):
+        sb = faasauth_sandbox_factory(functions=[http_function("hello", my_server_url)])
 """
 
 from __future__ import annotations

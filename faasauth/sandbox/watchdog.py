@@ -14,6 +14,15 @@ counts as no bearer, the body is only `failed to verify JWT token` (the reason i
 token never echoed), the pattern is anchored (`^...$`), and only asymmetric algorithms whose
 family matches the key are accepted.
 
+Keys: both read the gateway's JWKS once, at start (`Watchdog.keys`). After a gateway key
+rotation (`Sandbox.rotate_gateway_key`) a `released` watchdog keeps what it read, as
+of-watchdog 0.11.6 does: new tokens fail with `invalid kid: <kid>` until the function restarts
+(`Sandbox.restart_watchdogs`); a `hardened` one follows the gateway's new key at once.
+
+Claims: `exp` and `nbf` are checked with a 1 s leeway when present; a token without `exp`, or
+with `iat` in the future, passes (golang-jwt v5 validates neither by default), as the real
+watchdog answers.
+
 Answers are byte for byte those of Go's `http.Error` (canonical header names, nosniff, the
 message plus a newline), which the gateway passes through unchanged.
 """

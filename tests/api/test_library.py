@@ -84,6 +84,7 @@ def test_a_rotated_signing_key_is_recovered_once(
                       auth=faasauth.FunctionAuth()) as client:
         assert client.post("/function/echo-auth", content=b"1").status_code == 200
         faasauth_sandbox.rotate_gateway_key()
+        faasauth_sandbox.restart_watchdogs()  # the function restarts: only the new key now
         faasauth_sandbox.clear_requests()
         answer = client.post("/function/echo-auth", content=b"2")
     assert (answer.status_code, answer.text) == (200, "2")

@@ -285,3 +285,115 @@ def test_background_with_a_command_is_a_usage_error() -> None:
     result = run("sandbox", "--background", "--", "true", env={})
     assert result.returncode == 2 and result.stdout == b""
     assert result.stderr.decode().startswith("faasauth: --background serves for other commands")
+
+
+def test_a_key_change_the_watchdog_missed_is_named_after_one_re_exchange(
+    sandbox: Sandbox,
+) -> None:
+    # The released watchdog read the gateway's keys at start; the gateway then changed its key.
+    env = sandbox.env()
+    assert run("auth", env=env).returncode == 0
+    sandbox.rotate_gateway_key()
+    first = run("invoke", "echo-auth", env=env, input=b"x")  # probe, exchange, refused
+    sandbox.clear_requests()
+    again = run("invoke", "echo-auth", env=env, input=b"x")  # the cached token, refused
+    assert [(r.path, r.status) for r in sandbox.requests] == [
+        ("/function/echo-auth", 401), ("/oauth/token", 200), ("/function/echo-auth", 401)
+    ]
+    for result in (first, again):
+        assert result.returncode == 4
+        assert result.stdout == b""
+        lines = result.stderr.decode().splitlines()
+        assert "invalid kid" in lines[-2]
+        assert lines[-1] == (
+            "hint: the function's watchdog does not know the key that signed the token: the "
+            "gateway's signing key probably changed after the function started; restarting "
+            "the function makes its watchdog read the gateway's keys again"
+        )
+    sandbox.restart_watchdogs()
+    assert run("invoke", "echo-auth", env=env, input=b"ok").stdout == b"ok"
+
+
+def test_faas_cli_read_commands_with_the_token_auth_faas_cli_saved(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # What faas-cli sends after `faasauth auth --faas-cli`: its config.yml's token as Bearer
+    # (describe, ready, namespace list, version); and after `faas-cli login`: basic auth.
+    import base64
+
+    import yaml
+
+    config = tmp_path / "openfaas"
+    env = {**sandbox.env(), "OPENFAAS_CONFIG": str(config)}
+    assert run("auth", "--faas-cli", env=env).returncode == 0
+    saved = yaml.safe_load((config / "config.yml").read_text())
+    entry = next(a for a in saved["auths"] if a["gateway"] == sandbox.gateway_url)
+    assert entry["auth"] == "oauth2"
+    password = sandbox.env()["OPENFAAS_PASSWORD"]
+    login = base64.b64encode(f"admin:{password}".encode()).decode()
+    for authorization in (f"Bearer {entry['token']}", f"Basic {login}"):
+        with httpx.Client(base_url=sandbox.gateway_url,
+                          headers={"Authorization": authorization}) as client:
+            described = client.get("/system/function/echo-auth",
+                                   params={"namespace": "openfaas-fn", "usage": "1"})
+            assert described.status_code == 200, authorization[:6]
+            assert described.json()["availableReplicas"] == 1  # what `ready` waits for
+            assert client.get("/system/namespaces").json() == ["openfaas-fn"]
+            assert client.get("/system/info").json()["provider"]["provider"] == (
+                "faasauth-sandbox")
+            assert client.get("/system/function/nope").status_code == 404
+            assert client.delete("/system/functions").status_code == 501
+
+
+ALLOW_ALLOWED = DENY_ALL_BUT_ECHO.replace('resource: ["openfaas-fn:echo-auth"]',
+                                          'resource: ["openfaas-fn:allowed-*"]')
+
+
+def test_your_own_functions_are_reached_only_through_iam(tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from faasauth.sandbox.user_functions import exec_function, http_function
+
+    reached: list[str] = []
+
+    class Mine(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            reached.append(self.path)
+            answer = b"mine: " + body
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Mine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    iam = tmp_path / "iam.yaml"
+    iam.write_text(ALLOW_ALLOWED)
+    functions = [http_function("allowed-http", url), http_function("refused-http", url),
+                 exec_function("allowed-exec", "tr a-z A-Z"),
+                 exec_function("refused-exec", "tr a-z A-Z")]
+    try:
+        with Sandbox(iam=str(iam), functions=functions) as sb:
+            env = sb.env()
+            for name in ("allowed-http", "allowed-exec"):  # no login: no token to send
+                without = run("invoke", name, env=env, input="hi")
+                assert without.returncode == 4 and without.stdout == b"", name
+            assert reached == []
+            assert run("auth", env=env).returncode == 0
+            http_answer = run("invoke", "allowed-http", env=env, input="hi")
+            assert (http_answer.returncode, http_answer.stdout) == (0, b"mine: hi")
+            exec_answer = run("invoke", "allowed-exec", env=env, input="hi")
+            assert (exec_answer.returncode, exec_answer.stdout) == (0, b"HI")
+            for name in ("refused-http", "refused-exec"):
+                refused = run("invoke", name, env=env, input="hi")
+                assert refused.returncode == 4, name
+                assert b"insufficient permissions" in refused.stderr
+            assert reached == ["/"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -287,3 +287,95 @@ def test_sandbox_command_with_tls_gives_the_ca_to_its_command(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     url, answer = result.stdout.splitlines()
     assert url.startswith("https://127.0.0.1:") and answer == "hello"
+
+
+def _client_env(sandbox: Sandbox, only: str) -> dict[str, str]:
+    """The environment with `only` of the sandbox's CA variables: none of the others."""
+    from faasauth.sandbox.core import CA_VARIABLES
+
+    full = {k: v for k, v in os.environ.items() if k not in (*CA_VARIABLES, "SSL_CERT_DIR")}
+    return {**full, only: sandbox.env()[only]}
+
+
+def test_tls_exports_the_ca_for_every_client(sandbox: Sandbox) -> None:
+    env = sandbox.env()
+    ca = sandbox.ca_file
+    assert [env.get(name) for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                                       "NODE_EXTRA_CA_CERTS")] == [ca] * 4
+
+
+CLIENTS = {
+    # variable: (program, a command printing the answer of URL)
+    "REQUESTS_CA_BUNDLE": ("python", [sys.executable, "-c",
+                                      "import requests, sys; "
+                                      "print(requests.post(sys.argv[1], data=b'hi').text)"]),
+    "CURL_CA_BUNDLE": ("curl", ["curl", "-sS", "--fail", "--data-binary", "hi"]),
+    "NODE_EXTRA_CA_CERTS": ("node", ["node", "-e",
+                                     "const r = require('https').request(process.argv[1], "
+                                     "{method: 'POST'}, (a) => a.pipe(process.stdout)); "
+                                     "r.on('error', (e) => { console.error(e.code); "
+                                     "process.exit(1) }); r.end('hi')"]),
+}
+
+
+@pytest.mark.parametrize("variable", sorted(CLIENTS))
+def test_each_client_trusts_the_sandbox_through_its_own_variable(
+    sandbox: Sandbox, variable: str
+) -> None:
+    program, command = CLIENTS[variable]
+    if program != "python" and shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed")
+    if program == "python":
+        pytest.importorskip("requests")
+    url = f"{sandbox.gateway_url}/function/echo"
+    trusted = subprocess.run([*command, url], capture_output=True, text=True, timeout=30,
+                             env=_client_env(sandbox, variable))
+    assert trusted.returncode == 0, trusted.stderr
+    assert trusted.stdout.strip() == "hi"
+    # and without it the same client refuses the sandbox's certificate
+    bare = {k: v for k, v in _client_env(sandbox, variable).items() if k != variable}
+    refused = subprocess.run([*command, url], capture_output=True, text=True, timeout=30,
+                             env=bare)
+    assert refused.returncode != 0
+
+
+SDK_CLIENT = r"""
+# The OpenFaaS Python SDK's requests, as its source makes them (it is not on the registry):
+# TokenAuth exchanges the IdP token for an API token, then that for a function token; its
+# Client lists functions with the API token. All through requests, which reads
+# REQUESTS_CA_BUNDLE for the sandbox's CA.
+import os, requests
+gateway, authority = os.environ["OPENFAAS_URL"], os.environ["FAASAUTH_AUTHORITY"]
+grant = "urn:ietf:params:oauth:grant-type:token-exchange"
+idp = requests.post(f"{authority}/token", data={"grant_type": "client_credentials"},
+                    auth=(os.environ["FAASAUTH_CLIENT_ID"], os.environ["FAASAUTH_CLIENT_SECRET"]))
+idp.raise_for_status()
+def exchange(subject, **extra):
+    answer = requests.post(f"{gateway}/oauth/token", data={
+        "grant_type": grant, "subject_token": subject,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token", **extra})
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+api = exchange(idp.json()["access_token"])
+listed = requests.get(f"{gateway}/system/functions", headers={"Authorization": f"Bearer {api}"})
+described = requests.get(f"{gateway}/system/function/echo-auth",
+                         headers={"Authorization": f"Bearer {api}"})
+function = exchange(api, scope="function", audience="openfaas-fn:echo-auth")
+answer = requests.post(f"{gateway}/function/echo-auth", data=b"hello",
+                       headers={"Authorization": f"Bearer {function}"})
+print(len(listed.json()), described.json()["name"], answer.status_code, answer.text)
+"""
+
+
+def test_the_python_sdk_requests_over_tls(sandbox: Sandbox) -> None:
+    pytest.importorskip("requests")
+    from faasauth.sandbox.core import CA_VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in (*CA_VARIABLES, "SSL_CERT_DIR")}
+    env.update({k: v for k, v in sandbox.env().items() if k not in CA_VARIABLES})
+    env["REQUESTS_CA_BUNDLE"] = sandbox.env()["REQUESTS_CA_BUNDLE"]
+    result = subprocess.run([sys.executable, "-c", SDK_CLIENT], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["4", "echo-auth", "200", "hello"]
+    assert sandbox.count("/oauth/token", status=200) == 2  # the SDK's two exchanges

@@ -154,7 +154,7 @@ def test_unknown_function_and_path(sb: Sandbox, client: httpx.Client) -> None:
         "for function, nope, body: "
     )
     assert client.post(f"{sb.gateway_url}/async-function/nope").status_code == 404
-    missing = client.get(f"{sb.gateway_url}/system/secrets")
+    missing = client.get(f"{sb.gateway_url}/system/nothing")
     assert missing.status_code == 404 and missing.text == "404 page not found\n"
 
 

@@ -6,6 +6,8 @@ command runs, so `faasauth --help` stays fast.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 
@@ -62,7 +64,34 @@ import click
     "--tls",
     is_flag=True,
     help="Serve HTTPS, with a throw-away CA; its certificate file is exported as "
-    "SSL_CERT_FILE (or pass it to --cacert).",
+    "SSL_CERT_FILE (or pass it to --cacert), REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and "
+    "NODE_EXTRA_CA_CERTS.",
+)
+@click.option(
+    "--function",
+    "function_urls",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Serve your HTTP server at URL as the function NAME (NAME.NAMESPACE for another "
+    "namespace), behind the watchdog's JWT check: the path after /function/NAME, the query, "
+    "headers and body go to URL. Repeatable.",
+)
+@click.option(
+    "--function-exec",
+    "function_execs",
+    multiple=True,
+    nargs=2,
+    metavar="NAME 'CMD ARGS'",
+    help="Serve a command as the function NAME, as the classic watchdog's fprocess: the "
+    "request body on its stdin, its stdout the answer. Repeatable.",
+)
+@click.option(
+    "--no-jwt-auth",
+    "open_functions",
+    multiple=True,
+    metavar="NAME",
+    help="Serve this --function or --function-exec without the JWT check (jwt_auth=false; "
+    "by default yours are protected). Repeatable.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No log line per request on stderr.")
 @click.option(
@@ -117,14 +146,18 @@ def command(
     ci_token_ttl: float | None,
     ci_token_file: str | None,
     cmd: tuple[str, ...],
+    function_urls: tuple[str, ...] = (),
+    function_execs: tuple[tuple[str, str], ...] = (),
+    open_functions: tuple[str, ...] = (),
 ) -> None:
     """Run a local OpenFaaS gateway with IAM function authentication plus an
     OpenID provider, on 127.0.0.1, to try faasauth or test scripts without a
     cluster.
 
     Without CMD it prints `export` lines for OPENFAAS_URL, FAASAUTH_AUTHORITY,
-    FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET on stdout and serves until
-    Ctrl-C. With CMD it runs CMD with those variables, a temporary FAASAUTH_HOME
+    FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET, and OPENFAAS_USERNAME and
+    OPENFAAS_PASSWORD (the gateway's admin, for faas-cli login), on stdout and
+    serves until Ctrl-C. With CMD it runs CMD with those variables, a temporary FAASAUTH_HOME
     and FAASAUTH_TOKEN_STORE=file, then stops and exits with CMD's status.
 
     Functions: echo and env (open), echo-auth and env-auth (jwt_auth). Clients:
@@ -135,6 +168,14 @@ def command(
     <IdP>/authorize; or pass --auto-approve. In --iam YAML, ${FAASAUTH_AUTHORITY}
     and ${OPENFAAS_URL} stand for the sandbox's own URLs, ${FAASAUTH_CI_ISSUER}
     for the --ci issuer.
+
+    --function NAME=URL puts your own HTTP server behind the watchdog's JWT
+    check and IAM; --function-exec NAME 'CMD ARGS' runs a command for each
+    request (body on stdin, stdout the answer), as the classic watchdog does.
+
+    The gateway also serves the read API faas-cli uses (describe, ready,
+    namespace list, version, list, login) to the admin or an API token, with
+    the Policies' Function:Read and Namespace:Read; writes answer 501.
 
     With --ci, CMD also gets the platform's variables: GITHUB_ACTIONS,
     ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (github);
@@ -148,6 +189,7 @@ def command(
       faasauth sandbox --stack stack.yml --iam iam/ --latency 200
       faasauth sandbox --ci kubernetes -- sh -c 'faasauth auth --token-file "$FAASAUTH_SANDBOX_TOKEN_FILE"'
       faasauth sandbox --tls -- sh -c 'faasauth auth && echo hi | faasauth invoke env-auth'
+      faasauth sandbox --function-exec shout 'tr a-z A-Z' -- sh -c 'faasauth auth && echo hi | faasauth invoke shout'
     """
     import sys
 
@@ -166,6 +208,7 @@ def command(
         ci_token_ttl=ci_token_ttl,
         ci_token_file=ci_token_file,
         tls=tls,
+        functions=_own_functions(function_urls, function_execs, open_functions),
     )
     if cmd:
         if background:
@@ -175,3 +218,36 @@ def command(
     if background:
         ctx.exit(launch.serve_in_background(options, out=sys.stdout, err=sys.stderr))
     ctx.exit(launch.serve(options, out=sys.stdout, err=sys.stderr))
+
+
+def _own_functions(
+    urls: tuple[str, ...], execs: tuple[tuple[str, str], ...], open_names: tuple[str, ...]
+) -> tuple[Any, ...]:
+    """--function, --function-exec and --no-jwt-auth as the sandbox's Function objects."""
+    from faasauth.sandbox import user_functions
+
+    found = []
+    try:
+        for spec in urls:
+            found.append(user_functions.parse_url_spec(spec))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--function") from None
+    try:
+        for name, command in execs:
+            found.append(user_functions.exec_function(name, command))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--function-exec") from None
+    names = {f.name for f in found} | {f"{f.name}.{f.namespace}" for f in found}
+    unknown = [n for n in open_names if n not in names]
+    if unknown:
+        raise click.BadParameter(
+            f"{unknown[0]!r} is not a --function or --function-exec", param_hint="--no-jwt-auth"
+        )
+    import dataclasses
+
+    return tuple(
+        dataclasses.replace(f, jwt_auth=False)
+        if f.name in open_names or f"{f.name}.{f.namespace}" in open_names
+        else f
+        for f in found
+    )
