@@ -15,6 +15,7 @@ import os
 import shutil
 import ssl
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -25,13 +26,26 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VALIDITY = datetime.timedelta(days=1)
 
 
-class ThrowawayTLS:
-    """The CA (`ca_file`) and a server context whose certificate that CA signed."""
+def _general_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
-    def __init__(self) -> None:
+
+class ThrowawayTLS:
+    """The CA (`ca_file`) and a server context whose certificate that CA signed.
+
+    The certificate names `hosts` (IP addresses or DNS names; 127.0.0.1 and localhost by
+    default) and keeps RFC 5280's rules, which Python 3.13's default `VERIFY_X509_STRICT`
+    checks: a critical keyUsage on the CA, key identifiers on both.
+    """
+
+    def __init__(self, hosts: Sequence[str] = ("127.0.0.1", "localhost")) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="faasauth-sandbox-tls-"))  # 0700
         self.ca_file = self.directory / "ca.pem"
-        cert_file, key_file = self.directory / "server.pem", self.directory / "server-key.pem"
+        self.cert_file = cert_file = self.directory / "server.pem"
+        self.key_file = key_file = self.directory / "server-key.pem"
         now = datetime.datetime.now(datetime.timezone.utc)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "faasauth sandbox CA")])
@@ -60,16 +74,14 @@ class ThrowawayTLS:
         server_key = ec.generate_private_key(ec.SECP256R1())
         server = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
             .issuer_name(ca_name)
             .public_key(server_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + VALIDITY)
             .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-                ),
+                x509.SubjectAlternativeName([_general_name(host) for host in hosts]),
                 critical=False,
             )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
