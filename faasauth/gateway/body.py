@@ -315,8 +315,8 @@ class BodyStream(Replayable):
         self._keep = False
         self._started = False
 
-    def keep_copy(self) -> None:
-        self._keep = True
+    def keep_copy(self, *, likely: bool = True) -> None:
+        self._keep = True  # whatever the odds: a pipe's copy is a threaded spool, cheap
 
     def __iter__(self) -> Iterator[bytes]:
         if self._started:

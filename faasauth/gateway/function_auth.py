@@ -172,7 +172,7 @@ class _Flow:
         # A copy of the body is kept whenever a second request may follow.
         probing = self.token is None and self.unavailable is None
         if probing or self.token is not None and self.token.cached:
-            _keep_body(request)
+            _keep_body(request, likely=probing)
         auth.requests += 1
         return request
 
@@ -247,11 +247,11 @@ class _Flow:
         self.auth.sent_token = token
 
 
-def _keep_body(request: httpx.Request) -> None:
+def _keep_body(request: httpx.Request, *, likely: bool) -> None:
     stream = request.stream
     if isinstance(stream, (httpx.ByteStream, Replayable)):
         if isinstance(stream, Replayable):
-            stream.keep_copy()
+            stream.keep_copy(likely=likely)
         return
     request.stream = Tee(stream)
 

@@ -25,8 +25,9 @@ AnyStream = Union[httpx.SyncByteStream, httpx.AsyncByteStream]
 class Replayable(httpx.SyncByteStream):
     """A request stream that can give its bytes again."""
 
-    def keep_copy(self) -> None:
-        """Called before the first send when a second one may follow."""
+    def keep_copy(self, *, likely: bool = True) -> None:
+        """Called before the first send when a second one may follow: `likely` for a probe
+        (a challenge is expected), not for a cached token (its refusal is rare)."""
 
     def again(self) -> tuple[httpx.SyncByteStream | httpx.AsyncByteStream, int | None]:
         """A stream of exactly the same bytes, and its length when known."""

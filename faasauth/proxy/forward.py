@@ -224,6 +224,10 @@ def refusal(exc: FaasauthError) -> tuple[int, str]:
         return 401, text
     if isinstance(exc, Refused):
         return 403, text
+    from faasauth.proxy.bodies import BodyNotKept
+
+    if isinstance(exc, BodyNotKept):
+        return 503, text
     if isinstance(exc, TransientFailure):
         return (504 if "timed out" in exc.message else 502), text
     return 500, text
