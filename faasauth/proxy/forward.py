@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import httpx
 
     from faasauth.flows.subject import SubjectSource
+    from faasauth.store.remembered import RememberedFunctions
     from faasauth.tokens.function import ObtainedToken
 
 HOP_BY_HOP = frozenset({
@@ -39,6 +40,7 @@ HOP_BY_HOP = frozenset({
 })
 RELAY_HEADER = "x-faasauth-relay"
 FUNCTION_PREFIXES = ("/function/", "/async-function/")
+MEMO_SECONDS = 1.0
 
 
 @dataclass
@@ -63,34 +65,67 @@ class Forwarder:
     audience: str | None = None
     audiences: set[str] = field(default_factory=set)  # asked for: kept renewed
     _subject: SubjectSource | None = None
+    _subject_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The last token per audience and when it was read: the store is read again after
+    # MEMO_SECONDS (another process's exchange or logout is seen within that time).
+    _memo: dict[str, tuple[float, ObtainedToken]] = field(default_factory=dict)
+    _notes: RememberedFunctions | None = None
 
     @property
     def gateway(self) -> str:
         return self.rt.settings.gateway
 
     def subject(self) -> SubjectSource:
+        """The login (or other subject) calls are made with, looked up again after
+        MEMO_SECONDS: a `faasauth logout` or a new login elsewhere is followed, never undone
+        by an exchange with the login held in memory."""
         with self._lock:
-            if self._subject is None:
+            now = time.monotonic()
+            if self._subject is None or now - self._subject_at >= MEMO_SECONDS:
                 from faasauth.flows.subject import find_subject
 
+                self._subject = None
                 self._subject = find_subject(self.rt)
+                self._subject_at = now
             return self._subject
 
     def forget_subject(self) -> None:
         with self._lock:
             self._subject = None
+            self._memo.clear()
+
+    def notes(self) -> RememberedFunctions:
+        if self._notes is None:
+            from faasauth.store.remembered import RememberedFunctions
+
+            self._notes = RememberedFunctions(self.rt.home, clock=self.rt.clock,
+                                              fresh_for=MEMO_SECONDS)
+        return self._notes
 
     def tokens(self, audience: str, reject: str | None = None) -> ObtainedToken:
-        from faasauth.flows.exchange import obtain_function_token
+        from faasauth.flows.exchange import DEFAULT_MIN_TTL, obtain_function_token
 
+        memo = self._memo.get(audience)
+        if memo is not None and reject is None and time.monotonic() - memo[0] < MEMO_SECONDS \
+                and memo[1].token.usable(self.rt.now(), DEFAULT_MIN_TTL):
+            return memo[1]
         with self._lock:
             self.audiences.add(audience)
         try:
-            return obtain_function_token(self.rt, self.subject(), [audience], reject=reject)
+            got = obtain_function_token(self.rt, self.subject(), [audience], reject=reject)
         except NotLoggedIn:
             self.forget_subject()  # a login made since is found on the next call
             raise
+        self.keep(audience, got)
+        return got
+
+    def keep(self, audience: str, got: ObtainedToken) -> None:
+        """Remember `got` for the next calls (the renewal gives its new tokens here too)."""
+        from faasauth.tokens.function import ObtainedToken
+
+        if got.token.expires_at is not None:
+            self._memo[audience] = (time.monotonic(), ObtainedToken(got.token, True, got.key))
 
     # -- one call ------------------------------------------------------------------------
 
@@ -121,13 +156,9 @@ class Forwarder:
         function_auth = None
         if not relay:
             from faasauth.gateway.function_auth import FunctionAuth
-            from faasauth.store.remembered import RememberedFunctions
 
-            function_auth = FunctionAuth(
-                self.gateway, self.tokens, notes=RememberedFunctions(self.rt.home,
-                                                                     clock=self.rt.clock),
-                always=self.always, audience=self.audience,
-            )
+            function_auth = FunctionAuth(self.gateway, self.tokens, notes=self.notes(),
+                                         always=self.always, audience=self.audience)
             auth = function_auth
         try:
             response = client.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT,

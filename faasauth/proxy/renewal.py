@@ -54,6 +54,7 @@ class Renewal:
             for audience in audiences:
                 got = obtain_function_token(forwarder.rt, subject, [audience],
                                             min_ttl=RENEW_AHEAD)
+                forwarder.keep(audience, got)
                 if not got.cached:
                     self.exchanges += 1
         except FaasauthError as exc:

@@ -20,6 +20,7 @@ Shell completion can list `known()` functions and namespaces without any network
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,19 +47,33 @@ class RememberedFunction:
 
 
 class RememberedFunctions:
-    """The notes in one faasauth home. `target` is `<namespace>:<name>`."""
+    """The notes in one faasauth home. `target` is `<namespace>:<name>`.
 
-    def __init__(self, home: Home, *, clock: Clock = system_clock) -> None:
+    `fresh_for` seconds (the proxy's: a read per call cost more than its forwarding) the
+    notes last read are used again without reading the file; this object's own changes are
+    seen at once, another process's within that time.
+    """
+
+    def __init__(self, home: Home, *, clock: Clock = system_clock,
+                 fresh_for: float = 0.0) -> None:
         self.home = home
         self.clock = clock
+        self.fresh_for = fresh_for
+        self._read: tuple[float, dict[str, Any]] | None = None  # (monotonic time, gateways)
 
-    def _gateways(self) -> dict[str, Any]:
+    def _gateways(self, *, fresh: bool = False) -> dict[str, Any]:
+        memo = self._read
+        if not fresh and memo is not None and time.monotonic() - memo[0] < self.fresh_for:
+            return memo[1]
         try:
             data = self.home.read_state(STATE_FILE)
         except OSError:  # an unreadable home: no notes, as if none were ever taken
             return {}
         gateways = data.get("gateways") if data.get("version") == VERSION else None
-        return gateways if isinstance(gateways, dict) else {}
+        gateways = gateways if isinstance(gateways, dict) else {}
+        if self.fresh_for and not fresh:  # a read for a change is changed: never kept
+            self._read = (time.monotonic(), gateways)
+        return gateways
 
     def needs_auth(self, gateway: str, target: str) -> bool:
         functions = self._gateways().get(gateway)
@@ -96,7 +111,7 @@ class RememberedFunctions:
     def _update(self, gateway: str, change: Any, failure: str) -> None:
         try:
             with self.home.lock(LOCK_KEY):
-                gateways = self._gateways()
+                gateways = self._gateways(fresh=True)
                 functions = gateways.get(gateway)
                 if not isinstance(functions, dict):
                     functions = {}
@@ -107,6 +122,7 @@ class RememberedFunctions:
                 else:
                     gateways.pop(gateway, None)
                 self.home.write_state(STATE_FILE, {"version": VERSION, "gateways": gateways})
+                self._read = None
         except (OSError, FaasauthError) as exc:
             reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
             warn(f"{failure}: {reason}")

@@ -50,3 +50,19 @@ def test_unreadable_notes_are_ignored_and_unwritable_ones_only_warn(
         finally:
             home.chmod(0o700)
         assert "cannot forget that a:b needed a token" in capsys.readouterr().err
+
+
+def test_fresh_for_reads_the_file_again_only_after_that_time(tmp_path: Path) -> None:
+    """The proxy's notes: its own changes at once, another process's within fresh_for."""
+    import time
+
+    home = Home(tmp_path / "home")
+    proxy, other = RememberedFunctions(home, fresh_for=0.3), RememberedFunctions(home)
+    assert not proxy.needs_auth("http://gw", "openfaas-fn:env")
+    proxy.remember("http://gw", "openfaas-fn:env")
+    assert proxy.needs_auth("http://gw", "openfaas-fn:env")  # its own change, at once
+    other.forget("http://gw", "openfaas-fn:env")
+    assert proxy.needs_auth("http://gw", "openfaas-fn:env")  # read within 0.3 s: kept
+    time.sleep(0.35)
+    assert not proxy.needs_auth("http://gw", "openfaas-fn:env")  # then read again
+    assert not RememberedFunctions(home).needs_auth("http://gw", "openfaas-fn:env")
