@@ -106,9 +106,10 @@ def make_client(settings: Settings, **options: Any) -> httpx.Client:
     hooks: dict[str, list[Any]] = {"request": [], "response": []}
     if settings.verbose:
         hooks = {"request": [_log_request], "response": [_log_response]}
+    limits = options.pop("limits", None)  # for the transports: a Client's own is not used
     if "transport" not in options:  # tests pass a MockTransport
         # Proxies too: httpx's own choice would send loopback requests to HTTP_PROXY.
-        options["transport"] = _transport_per_scheme(settings)
+        options["transport"] = _transport_per_scheme(settings, limits)
     from faasauth import __version__
 
     options.setdefault("headers", {"User-Agent": f"faasauth/{__version__}"})
@@ -182,7 +183,8 @@ def _has_hash_links(directory: str) -> bool:
     return False
 
 
-def _transport_per_scheme(settings: Settings) -> httpx.BaseTransport:
+def _transport_per_scheme(settings: Settings,
+                          limits: httpx.Limits | None = None) -> httpx.BaseTransport:
     """A transport per scheme and proxy: TLS set up only when an https:// URL is first
     requested, and each request's proxy chosen by `proxy_for` (loopback: always direct).
 
@@ -208,7 +210,8 @@ def _transport_per_scheme(settings: Settings) -> httpx.BaseTransport:
                     self._verify = _tls_verification(settings)
                 verify = self._verify if secure and self._verify is not None else False
                 transport = self._transports[key] = httpx.HTTPTransport(
-                    verify=verify, proxy=key[1])
+                    verify=verify, proxy=key[1], limits=limits or httpx.Limits(
+                        max_connections=100, max_keepalive_connections=20))  # httpx's own
             return transport.handle_request(request)
 
         def close(self) -> None:

@@ -121,6 +121,10 @@ def exports(proxy_socket: str, url: str | None, pid: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+KEPT_CONNECTIONS = 64
+KEEPALIVE_SECONDS = 30.0
+
+
 def serve(rt: Runtime, options: ProxyOptions, *, out: TextIO, err: TextIO,
           close_out: bool = False) -> int:
     """Serve until SIGTERM/SIGINT, --stop or --idle-exit; 0 after a clean drain (130 after
@@ -139,6 +143,13 @@ def serve(rt: Runtime, options: ProxyOptions, *, out: TextIO, err: TextIO,
                                 (out.fileno(),) if close_out else ())  # forks: before any thread is started
     forwarder = Forwarder(rt, always=options.always, audience=options.audience)
     rt.cache  # made once, before the threads share it
+    import httpx
+
+    # Kept warm for every caller at once, and across a pause of half a minute (httpx keeps
+    # 20 for 5 s: under load each call past the 20th paid a new connection, and its TLS).
+    rt.http_options.setdefault("limits", httpx.Limits(
+        max_connections=None, max_keepalive_connections=KEPT_CONNECTIONS,
+        keepalive_expiry=KEEPALIVE_SECONDS))
     rt.client
     try:
         proxy = Proxy(forwarder, port=options.port, socket_path=path,
