@@ -5,6 +5,8 @@
 - `start_proxy(*args, env=None)`: `python -m faasauth proxy --port 0 ARGS` for OPENFAAS_URL,
   started and serving -> Running (socket, url, pid, proc); stopped at the end of the test.
 - `http_over(socket_path)`: an httpx.Client speaking HTTP over a unix socket.
+- `slow_gateway(hostile, monkeypatch, length, every)`: the hostile server as OPENFAAS_URL,
+  with a function `slow` that answers `length` bytes, one every `every` seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 import pytest
 
 from faasauth.sandbox import Sandbox
+from hostile.server import HostileServer, Request
 from hostile.server import hostile  # noqa: F401 (the fixture)
 
 
@@ -95,3 +98,20 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
 def http_over(socket_path: str, **options: object) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path),
                         base_url="http://localhost", timeout=10, **options)  # type: ignore[arg-type]
+
+
+def slow_gateway(hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, length: int,
+                 every: float) -> None:
+    import time
+
+    monkeypatch.setenv("OPENFAAS_URL", hostile.url)
+    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "unused.subject.token")
+
+    @hostile.route("/function/slow")
+    def slow(request: Request) -> None:
+        request.wfile.write(f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n"
+                            "Connection: close\r\n\r\n".encode())
+        for _ in range(length):
+            request.wfile.write(b"x")
+            request.wfile.flush()
+            time.sleep(every)

@@ -18,9 +18,9 @@ from typing import Callable
 import pytest
 
 from faasauth.sandbox import Sandbox
-from hostile.server import HostileServer, Request
+from hostile.server import HostileServer
 
-from .conftest import Running
+from .conftest import Running, slow_gateway
 
 FAASAUTH = str(Path(sys.executable).parent / "faasauth")
 
@@ -149,16 +149,7 @@ def test_a_proxy_for_another_gateway_still_calls_the_right_one(
 def test_ctrl_c_reaches_the_command(
     hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, start_proxy: Callable[..., Running]
 ) -> None:
-    monkeypatch.setenv("OPENFAAS_URL", hostile.url)
-    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "unused.subject.token")
-
-    @hostile.route("/function/slow")
-    def slow(request: Request) -> None:
-        request.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
-        for _ in range(100):
-            request.wfile.write(b"x")
-            request.wfile.flush()
-            time.sleep(0.1)
+    slow_gateway(hostile, monkeypatch, 100, 0.1)
 
     proxy = start_proxy()
     call = subprocess.Popen([FAASAUTH, "invoke", "slow"], stdin=subprocess.DEVNULL,

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from faasauth.sandbox import Sandbox
-from hostile.server import HostileServer, Request
+from hostile.server import HostileServer
 
-from .conftest import Running, faasauth, http_over
+from .conftest import Running, faasauth, http_over, slow_gateway
 
 
 def _exports(text: str) -> dict[str, str]:
@@ -105,16 +105,7 @@ def test_idle_exit_ends_a_proxy_without_calls(
 def test_sigterm_lets_the_call_in_flight_finish(
     hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, start_proxy: Callable[..., Running]
 ) -> None:
-    monkeypatch.setenv("OPENFAAS_URL", hostile.url)
-    monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "unused.subject.token")
-
-    @hostile.route("/function/slow")
-    def slow(request: Request) -> None:
-        request.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n")
-        for _ in range(10):
-            request.wfile.write(b"x")
-            request.wfile.flush()
-            time.sleep(0.15)
+    slow_gateway(hostile, monkeypatch, 10, 0.15)
 
     proxy = start_proxy()
     got: dict[str, httpx.Response] = {}
