@@ -91,10 +91,28 @@ def read_text(path: Path) -> str:
 
 
 def parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
+    """The document and its node tree, read once by a safe loader that refuses aliases.
+
+    faas-cli never writes an anchor or an alias; a few nested ones (a "billion laughs" of
+    under 1 KB) would make comparing the edit with its intent take hours, under the lock.
+    """
     import yaml
 
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise UsageFailure(
+                    f"cannot read faas-cli's config {path}: a YAML alias at line "
+                    f"{mark.line + 1}, column {mark.column + 1} (faas-cli writes none)",
+                    hint="write the value out in place of the alias, or move the file",
+                )
+            return super().compose_node(parent, index)
+
+    loader = NoAliasLoader(text)
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), node
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an impossible date
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -102,6 +120,8 @@ def parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
             f"cannot edit faas-cli's config {path}: invalid YAML{at}",
             hint="fix or move the file; faasauth does not rewrite a file it cannot parse",
         ) from None
+    finally:
+        loader.dispose()
 
 
 def read_entries(path: Path) -> list[AuthEntry]:

@@ -250,3 +250,26 @@ def test_two_processes_do_not_edit_the_config_at_once(
     assert child.returncode == 0, err
     assert "Added an entry for" in err
     assert len(fcc.read_entries(path)) == 4
+
+
+def test_auth_faas_cli_refuses_yaml_aliases_at_once(
+    github_job: Sandbox, isolated_environment: Path
+) -> None:
+    """Issue 21, finding 7: nested aliases (a "billion laughs") are refused, not expanded
+    under the config lock; the login itself is kept. (In a child process, with a timeout:
+    without the refusal the edit takes hours.)"""
+    from hostile.test_local_files import laughs
+
+    path = config_file()
+    write(path, laughs())
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "faasauth", "auth", "--ambient", "--faas-cli"],
+                            capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Logged in to ")
+    assert lines[1] == (f"faasauth: cannot read faas-cli's config {path}: a YAML alias at line 2, "
+                        "column 10 (faas-cli writes none)")
+    assert lines[2].startswith("hint: write the value out in place of the alias")
+    assert path.read_text() == laughs()

@@ -1,0 +1,106 @@
+"""Issue 21, findings 7, 8, 16, 17: hostile local files.
+
+- 7: faas-cli's config.yml with nested YAML aliases (a "billion laughs" under 1 KB) is
+  refused at once, by reading, editing and `logout` alike; the file is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from faasauth.config import faas_cli as fcc
+from faasauth.config import faas_cli_edit
+from faasauth.errors import ExitCode, UsageFailure
+
+GATEWAY = "http://127.0.0.1:8080"
+
+
+def laughs(levels: int = 10) -> str:
+    """A faas-cli config whose `x-laughs` expands to 9**levels strings, faasauth's entry
+    after it (so that an edit would have to compare the whole expansion)."""
+    lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + textwrap.dedent(f"""
+        auths:
+          - gateway: {GATEWAY}
+            auth: oauth2
+            token: abc
+            options:
+              - name: written_by
+                value: faasauth
+        """)
+
+
+# -- 7. YAML aliases in faas-cli's config ------------------------------------------------
+
+
+def test_the_laughs_are_small() -> None:
+    assert len(laughs()) < 1000
+
+
+@pytest.mark.parametrize("how", ["read_entries", "write_entry", "remove_entry"])
+def test_aliases_are_refused_at_once(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(laughs())
+    # In a child process: without the refusal, an edit compares 9**10 strings (hours).
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from faasauth.config import faas_cli, faas_cli_edit
+        from faasauth.errors import UsageFailure
+        path = Path({str(path)!r})
+        calls = {{"read_entries": lambda: faas_cli.read_entries(path),
+                  "write_entry": lambda: faas_cli_edit.write_entry(path, {GATEWAY!r}, "t"),
+                  "remove_entry": lambda: faas_cli_edit.remove_entry(path, {GATEWAY!r})}}
+        try:
+            calls[{how!r}]()
+        except UsageFailure as exc:
+            print(exc.message)
+            print(exc.hint)
+            sys.exit(exc.exit_code)
+        """)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=20)
+    assert time.monotonic() - started < 10
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    message, hint = result.stdout.splitlines()
+    assert message == (
+        f"cannot read faas-cli's config {path}: a YAML alias at line 2, column 10 "
+        "(faas-cli writes none)"
+    )
+    assert hint.startswith("write the value out in place of the alias")
+    assert path.read_text() == laughs()
+
+
+def test_an_alias_anywhere_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(f"auths:\n  - &e {{gateway: {GATEWAY}}}\n  - *e\n")
+    with pytest.raises(UsageFailure, match="a YAML alias at line 3, column 5"):
+        fcc.read_entries(path)
+    # A file without one reads as before, anchors and all the rest.
+    path.write_text(f"auths:\n  - gateway: {GATEWAY}\n    auth: oauth2\n    token: t\n")
+    assert fcc.find_entry(path, GATEWAY) == fcc.AuthEntry(GATEWAY, "oauth2", "t", [])
+    assert faas_cli_edit.write_entry(path, GATEWAY, "u") == "replaced"
+
+
+def test_logout_warns_and_ends_at_once(tmp_path: Path) -> None:
+    path = Path(os.environ["OPENFAAS_CONFIG"]) / "config.yml"
+    path.write_text(laughs())
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "faasauth", "logout"], capture_output=True,
+                            text=True, timeout=20, env={**os.environ, "OPENFAAS_URL": GATEWAY})
+    assert time.monotonic() - started < 10
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"faasauth: warning: cannot read faas-cli's config {path}: a YAML alias at line 2, "
+        "column 10 (faas-cli writes none); left as it was"
+    )
+    assert path.read_text() == laughs()
