@@ -41,13 +41,26 @@ PLAIN = re.compile(r"[A-Za-z0-9_./~+-][A-Za-z0-9_./:@%+~=?&#,-]*")
 
 
 def config_path(env: Mapping[str, str], cwd: Path | None = None) -> Path:
-    """faas-cli's config.yml for this environment (see the module docstring)."""
+    """faas-cli's config.yml for this environment (see the module docstring).
+
+    The CI rule's `./.openfaas/config.yml` is a repository's file: a symlink there (the
+    file or its directory) is a UsageFailure, or writing it would create and fill a file
+    of the repository's choosing outside it. Elsewhere a link is the user's own choice.
+    """
     configured = env.get("OPENFAAS_CONFIG")
     if configured:
         path = Path(configured).expanduser()
         return path if path.suffix in (".yml", ".yaml") else path / "config.yml"
     if env.get("CI") in ("true", "1"):
-        return (cwd or Path.cwd()) / ".openfaas" / "config.yml"
+        path = (cwd or Path.cwd()) / ".openfaas" / "config.yml"
+        for part in (path.parent, path):
+            if part.is_symlink():
+                raise UsageFailure(
+                    f"refusing faas-cli's config {path} (CI is set): {part.name} is a "
+                    "symlink, and the file must stay in the working directory",
+                    hint="remove the link, or set OPENFAAS_CONFIG to the file to use",
+                )
+        return path
     return Path.home() / ".openfaas" / "config.yml"
 
 
@@ -148,16 +161,14 @@ def read_entries(path: Path) -> list[AuthEntry]:
 def _readable_entries(env: Mapping[str, str], *, quiet: bool = False) -> list[AuthEntry]:
     """faas-cli's entries for this environment; none when the file is absent or cannot be
     read (with a warning unless `quiet`: a shell completion must print nothing)."""
-    path = config_path(env)
-    if not path.is_file():
-        return []
     try:
-        return read_entries(path)
-    except UsageFailure:
+        path = config_path(env)
+        return read_entries(path) if path.is_file() else []
+    except UsageFailure as exc:
         if not quiet:
             from faasauth.console import warn
 
-            warn(f"cannot read faas-cli's {path}; ignoring it")
+            warn(f"{exc.message}; ignoring it")
         return []
 
 

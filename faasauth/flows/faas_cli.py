@@ -32,8 +32,8 @@ def keep_api_token(rt: Runtime, login: Login) -> str:
     subject = login.subject_token
     if subject is None:  # run_auth never stores a login without one
         raise UsageFailure(f"the login for {login.gateway} has no token to give faas-cli")
+    path = config_path(rt.env)  # a path it refuses is refused before a token is asked for
     token = request_api_token(rt, subject)
-    path = config_path(rt.env)
     with config_lock(rt, path):
         action = write_entry(path, rt.settings.gateway, token.access_token)
     verb = {"added": "Added", "updated": "Updated"}.get(action, "Replaced")
@@ -53,11 +53,11 @@ def forget_api_token(rt: Runtime, gateway: str | None) -> str | None:
     from faasauth.config.faas_cli_edit import remove_entry
     from faasauth.console import warn
 
-    path = config_path(rt.env)
-    if not path.is_file():
-        return None
     removed: list[str] = []
     try:
+        path = config_path(rt.env)
+        if not path.is_file():
+            return None
         with config_lock(rt, path):
             if gateway is None:
                 gateways = [e.gateway for e in read_entries(path) if e.written_by_faasauth]

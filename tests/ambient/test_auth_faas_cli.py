@@ -273,3 +273,32 @@ def test_auth_faas_cli_refuses_yaml_aliases_at_once(
                         "column 10 (faas-cli writes none)")
     assert lines[2].startswith("hint: write the value out in place of the alias")
     assert path.read_text() == laughs()
+
+
+@pytest.mark.parametrize("which", [".openfaas", "config.yml"])
+def test_auth_faas_cli_refuses_a_linked_repository_config(
+    github_job: Sandbox, run_cli: Callable[..., CliResult], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, which: str,
+) -> None:
+    """Issue 21, finding 8: with CI=true, a repository's `.openfaas/config.yml` that is (or
+    sits in) a symlink is not written through: nothing is created outside the repository,
+    and no API token is asked for."""
+    from hostile.test_local_files import link_out
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("OPENFAAS_CONFIG")
+    outside = link_out(repo, which)
+    result = run_cli("auth", "--ambient", "--faas-cli")
+    assert result.code == 2, result.err
+    lines = result.err.splitlines()
+    assert lines[0].startswith("Logged in to ")
+    assert lines[1] == (
+        f"faasauth: refusing faas-cli's config {repo}/.openfaas/config.yml (CI is set): "
+        f"{which} is a symlink, and the file must stay in the working directory"
+    )
+    assert lines[2] == "hint: remove the link, or set OPENFAAS_CONFIG to the file to use"
+    assert not outside.exists()
+    assert github_job.count("/oauth/token", origin="gateway", token="api") == 0

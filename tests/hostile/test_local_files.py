@@ -2,6 +2,8 @@
 
 - 7: faas-cli's config.yml with nested YAML aliases (a "billion laughs" under 1 KB) is
   refused at once, by reading, editing and `logout` alike; the file is left as it was.
+- 8: with `CI=true`, a repository's `.openfaas/config.yml` (or `.openfaas`) that is a
+  symlink is refused: nothing is created or written outside the working directory.
 """
 
 from __future__ import annotations
@@ -104,3 +106,79 @@ def test_logout_warns_and_ends_at_once(tmp_path: Path) -> None:
         "column 10 (faas-cli writes none); left as it was"
     )
     assert path.read_text() == laughs()
+
+
+# -- 8. a repository's symlinked .openfaas/config.yml under CI=true ------------------------
+
+
+@pytest.fixture
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cloned repository as the working directory of a CI job (CI=true, no
+    OPENFAAS_CONFIG: faas-cli's rule picks ./.openfaas/config.yml)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("OPENFAAS_CONFIG")
+    return repo
+
+
+def link_out(repo: Path, which: str) -> Path:
+    """`.openfaas` (or `.openfaas/config.yml`) linked to a place outside the repository
+    that does not exist yet; that place."""
+    outside = repo.parent / "outside" / "deep"
+    if which == ".openfaas":
+        (repo / ".openfaas").symlink_to(outside, target_is_directory=True)
+    else:
+        (repo / ".openfaas").mkdir()
+        (repo / ".openfaas" / "config.yml").symlink_to(outside / "config.yml")
+    return repo.parent / "outside"
+
+
+@pytest.mark.parametrize("which", [".openfaas", "config.yml"])
+def test_a_linked_repository_config_is_refused(repository: Path, which: str) -> None:
+    outside = link_out(repository, which)
+    with pytest.raises(UsageFailure) as caught:
+        fcc.config_path(os.environ)
+    path = repository / ".openfaas" / "config.yml"
+    assert caught.value.message == (
+        f"refusing faas-cli's config {path} (CI is set): {which} is a symlink, and the file "
+        "must stay in the working directory"
+    )
+    assert caught.value.exit_code == ExitCode.USAGE
+    # Reading for a subject token: a warning, no token, nothing created.
+    assert fcc.faas_cli_token(os.environ, GATEWAY) is None
+    assert not outside.exists()
+
+
+def test_a_real_repository_config_and_a_linked_home_config_are_used(
+    repository: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert fcc.config_path(os.environ) == repository / ".openfaas" / "config.yml"
+    # Outside CI (or with OPENFAAS_CONFIG), a link is the user's own: followed as before.
+    monkeypatch.setenv("OPENFAAS_CONFIG", str(repository / ".openfaas" / "config.yml"))
+    link_out(repository, "config.yml")
+    assert fcc.config_path(os.environ) == repository / ".openfaas" / "config.yml"
+
+
+@pytest.mark.parametrize("which", [".openfaas", "config.yml"])
+def test_logout_in_a_linked_repository_writes_nothing(
+    repository: Path, which: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli_support import cli_runner
+
+    outside = link_out(repository, which)
+    outside.joinpath("deep").mkdir(parents=True)
+    target = outside / "deep" / "config.yml"
+    original = (f"auths:\n  - gateway: {GATEWAY}\n    auth: oauth2\n    token: t\n"
+                "    options:\n      - name: written_by\n        value: faasauth\n")
+    target.write_text(original)
+    result = cli_runner(capsys, monkeypatch)("logout", "-g", GATEWAY)
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[-1] == (
+        f"faasauth: warning: refusing faas-cli's config {repository}/.openfaas/config.yml "
+        f"(CI is set): {which} is a symlink, and the file must stay in the working directory; "
+        "left as it was"
+    )
+    assert target.read_text() == original
