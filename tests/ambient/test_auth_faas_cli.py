@@ -302,3 +302,18 @@ def test_auth_faas_cli_refuses_a_linked_repository_config(
     assert lines[2] == "hint: remove the link, or set OPENFAAS_CONFIG to the file to use"
     assert not outside.exists()
     assert github_job.count("/oauth/token", origin="gateway", token="api") == 0
+
+
+def test_auth_faas_cli_removes_a_killed_writers_temporary_copy(
+    github_job: Sandbox, run_cli: Callable[..., CliResult]
+) -> None:
+    """Issue 21, finding 16: a temporary copy of the config (every token in it) that a
+    writer killed before its rename left is removed by the next edit."""
+    from hostile.test_local_files import left_behind
+
+    path = config_file()
+    write(path, ODD)
+    stale = left_behind(path.parent, 120)
+    assert run_cli("auth", "--ambient", "--faas-cli").code == 0
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.yml"]
+    assert not stale.exists()

@@ -4,6 +4,8 @@
   refused at once, by reading, editing and `logout` alike; the file is left as it was.
 - 8: with `CI=true`, a repository's `.openfaas/config.yml` (or `.openfaas`) that is a
   symlink is refused: nothing is created or written outside the working directory.
+- 16: the temporary copy of faas-cli's config a killed writer left (every token in it) is
+  removed as the store removes its own; the temporary file is 0600 from the start.
 """
 
 from __future__ import annotations
@@ -182,3 +184,55 @@ def test_logout_in_a_linked_repository_writes_nothing(
         "left as it was"
     )
     assert target.read_text() == original
+
+
+# -- 16. a killed writer's temporary copy of faas-cli's config ---------------------------
+
+
+def left_behind(directory: Path, age: float) -> Path:
+    """A temporary file as a writer killed before its rename leaves it, `age` s old."""
+    temporary = directory / ".config.yml.k1ll3d.tmp"
+    temporary.write_text("auths:\n  - gateway: x\n    auth: oauth2\n    token: SECRET\n")
+    os.utime(temporary, (time.time() - age, time.time() - age))
+    return temporary
+
+
+@pytest.mark.parametrize("config_exists", [True, False], ids=["edited", "first-write"])
+def test_logout_removes_a_stale_temporary_copy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, config_exists: bool
+) -> None:
+    from cli_support import cli_runner
+
+    directory = Path(os.environ["OPENFAAS_CONFIG"])
+    if config_exists:
+        (directory / "config.yml").write_text(f"auths:\n  - gateway: {GATEWAY}\n")
+    stale, fresh = left_behind(directory, 120), directory / ".config.yml.writing.tmp"
+    fresh.write_text("a writer still at work")  # younger than a writer ever takes: kept
+    unrelated = directory / ".tmp-not-ours.json"
+    unrelated.write_text("{}")
+    result = cli_runner(capsys, monkeypatch)("logout", "-g", GATEWAY)
+    assert result.code == 0, result.err
+    assert not stale.exists()
+    assert fresh.exists() and unrelated.exists()
+
+
+def test_the_temporary_copy_is_private_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.yml"
+    modes = []
+    real_replace = os.replace
+
+    def replace(source: str, target: object) -> None:
+        assert Path(source).name.startswith(".config.yml.") and source.endswith(".tmp")
+        modes.append(os.stat(source).st_mode & 0o777)
+        real_replace(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(faas_cli_edit.os, "replace", replace)
+    old_umask = os.umask(0)
+    try:
+        faas_cli_edit.write_entry(path, GATEWAY, "t")
+    finally:
+        os.umask(old_umask)
+    assert modes == [0o600]
+    assert os.stat(path).st_mode & 0o777 == 0o600
