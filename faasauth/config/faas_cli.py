@@ -68,7 +68,7 @@ def config_path(env: Mapping[str, str], cwd: Path | None = None) -> Path:
 class AuthEntry:
     gateway: str
     auth: str | None
-    token: str | None
+    token: str | None = field(repr=False)
     options: list[dict[str, Any]] = field(default_factory=list)
 
     @property

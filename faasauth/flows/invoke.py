@@ -5,7 +5,7 @@ answers the IAM challenge with a token from faasauth.flows.exchange."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from faasauth import __version__
@@ -31,7 +31,7 @@ class InvokeRequest:
     auth: bool = False
     audience: str | None = None
     sign_header: str | None = None
-    sign_key: bytes | None = None
+    sign_key: bytes | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # the signing key is a secret
         return f"InvokeRequest(name={self.name!r}, method={self.method!r})"
