@@ -6,6 +6,9 @@
   symlink is refused: nothing is created or written outside the working directory.
 - 16: the temporary copy of faas-cli's config a killed writer left (every token in it) is
   removed as the store removes its own; the temporary file is 0600 from the start.
+- 17: every token, secret and key file is read by one reader (config.secrets): a regular
+  file of at most 64 KiB. A FIFO (which blocked forever), /dev/zero (MemoryError) or a
+  huge file is one clear line and exit 2, at once.
 """
 
 from __future__ import annotations
@@ -236,3 +239,71 @@ def test_the_temporary_copy_is_private_from_the_start(
         os.umask(old_umask)
     assert modes == [0o600]
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+# -- 17. token, secret and key files that are not small regular files --------------------
+
+READERS = {  # every option naming a secret file: (argv, what the message calls it)
+    "auth --token-file": (["auth", "--token-file"], "token"),
+    "auth --ambient --token-file": (["auth", "--ambient", "--token-file"], "token"),
+    "auth --client-secret-file": (
+        ["auth", "--authority", "https://127.0.0.1:9", "--client-id", "c",
+         "--client-secret-file"], "client secret"),
+    "exchange --subject-token-file": (["exchange", "--subject-token-file"], "token"),
+    "invoke --key-file": (["invoke", "echo", "--sign", "X-Sig", "--key-file"], "key"),
+}
+
+
+def bad_file(tmp_path: Path, kind: str) -> tuple[str, str]:
+    """A path of this kind and the reason faasauth must give for it."""
+    if kind == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)  # nobody ever writes: a blocking open or read never returns
+        return str(path), "a FIFO, not a regular file"
+    if kind == "dev-zero":
+        return "/dev/zero", "a device, not a regular file"
+    path = tmp_path / "huge"
+    path.write_bytes(b"e" * (64 * 1024 + 1))
+    return str(path), "larger than 64 KiB, which no {what} is"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "too-large"])
+@pytest.mark.parametrize("reader", list(READERS))
+def test_a_secret_file_that_is_not_a_small_regular_file(
+    tmp_path: Path, reader: str, kind: str
+) -> None:
+    argv, what = READERS[reader]
+    path, reason = bad_file(tmp_path, kind)
+    started = time.monotonic()
+    result = subprocess.run(  # a child process: without the fix a FIFO blocks it forever
+        [sys.executable, "-m", "faasauth", *argv, path], capture_output=True, text=True,
+        timeout=20, stdin=subprocess.DEVNULL, env={**os.environ, "OPENFAAS_URL": GATEWAY},
+    )
+    assert time.monotonic() - started < 10
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"faasauth: cannot read the {what} file {path}: {reason.format(what=what)}"
+    assert len(lines) == 1 or lines[1].startswith("hint: ")
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr
+
+
+def test_stdin_is_capped_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from faasauth.config.secrets import read_secret_text, read_token_file
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("e" * (64 * 1024 + 1)))
+    with pytest.raises(UsageFailure, match="^the token on stdin is larger than 64 KiB"):
+        read_token_file("-")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-token\n"))
+    assert read_secret_text("-", "token") == "a-token\n"
+
+
+def test_a_regular_file_a_link_to_one_and_the_limit_itself_are_read(tmp_path: Path) -> None:
+    from faasauth.config.secrets import MAX_SECRET_FILE, read_secret_bytes
+
+    path = tmp_path / "key"
+    path.write_bytes(b"k" * MAX_SECRET_FILE)
+    link = tmp_path / "..data"  # as a Kubernetes projected token is a link to its file
+    link.symlink_to(path)
+    assert read_secret_bytes(str(link), "key") == b"k" * MAX_SECRET_FILE
