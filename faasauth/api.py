@@ -333,6 +333,9 @@ def invoke(
     Probe, exchange and retry share one connection. With a `faasauth proxy` running for
     the gateway (FAASAUTH_PROXY, or `proxy=True` for this gateway's own), they go over its
     kept connections: no new TLS handshake, tokens it keeps renewed; `proxy=False` never.
+    `timeout` (seconds, default 60) bounds each network step, connecting and each read of
+    the answer, not the whole call: a function that keeps sending takes as long as it
+    sends (the answer is read whole). Bound the call yourself where that matters.
     Network failures raise
     faasauth.errors.TransientFailure; refusals to give a token raise NotLoggedIn or
     ExchangeRefused.

@@ -90,7 +90,8 @@ def gateway_options(f: F) -> F:
             click.option(
                 "--timeout",
                 metavar="SECONDS",
-                help="Timeout for each HTTP request, e.g. 30 or 30s. [default: 60s]",
+                help="Timeout for each network step (connecting, each read of an answer), "
+                "not for the whole call, e.g. 30 or 30s. [default: 60s]",
             ),
             verbose_option,
         ],

@@ -41,13 +41,26 @@ PLAIN = re.compile(r"[A-Za-z0-9_./~+-][A-Za-z0-9_./:@%+~=?&#,-]*")
 
 
 def config_path(env: Mapping[str, str], cwd: Path | None = None) -> Path:
-    """faas-cli's config.yml for this environment (see the module docstring)."""
+    """faas-cli's config.yml for this environment (see the module docstring).
+
+    The CI rule's `./.openfaas/config.yml` is a repository's file: a symlink there (the
+    file or its directory) is a UsageFailure, or writing it would create and fill a file
+    of the repository's choosing outside it. Elsewhere a link is the user's own choice.
+    """
     configured = env.get("OPENFAAS_CONFIG")
     if configured:
         path = Path(configured).expanduser()
         return path if path.suffix in (".yml", ".yaml") else path / "config.yml"
     if env.get("CI") in ("true", "1"):
-        return (cwd or Path.cwd()) / ".openfaas" / "config.yml"
+        path = (cwd or Path.cwd()) / ".openfaas" / "config.yml"
+        for part in (path.parent, path):
+            if part.is_symlink():
+                raise UsageFailure(
+                    f"refusing faas-cli's config {path} (CI is set): {part.name} is a "
+                    "symlink, and the file must stay in the working directory",
+                    hint="remove the link, or set OPENFAAS_CONFIG to the file to use",
+                )
+        return path
     return Path.home() / ".openfaas" / "config.yml"
 
 
@@ -55,7 +68,7 @@ def config_path(env: Mapping[str, str], cwd: Path | None = None) -> Path:
 class AuthEntry:
     gateway: str
     auth: str | None
-    token: str | None
+    token: str | None = field(repr=False)
     options: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -91,10 +104,28 @@ def read_text(path: Path) -> str:
 
 
 def parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
+    """The document and its node tree, read once by a safe loader that refuses aliases.
+
+    faas-cli never writes an anchor or an alias; a few nested ones (a "billion laughs" of
+    under 1 KB) would make comparing the edit with its intent take hours, under the lock.
+    """
     import yaml
 
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise UsageFailure(
+                    f"cannot read faas-cli's config {path}: a YAML alias at line "
+                    f"{mark.line + 1}, column {mark.column + 1} (faas-cli writes none)",
+                    hint="write the value out in place of the alias, or move the file",
+                )
+            return super().compose_node(parent, index)
+
+    loader = NoAliasLoader(text)
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), node
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an impossible date
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -102,6 +133,8 @@ def parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
             f"cannot edit faas-cli's config {path}: invalid YAML{at}",
             hint="fix or move the file; faasauth does not rewrite a file it cannot parse",
         ) from None
+    finally:
+        loader.dispose()
 
 
 def read_entries(path: Path) -> list[AuthEntry]:
@@ -128,16 +161,14 @@ def read_entries(path: Path) -> list[AuthEntry]:
 def _readable_entries(env: Mapping[str, str], *, quiet: bool = False) -> list[AuthEntry]:
     """faas-cli's entries for this environment; none when the file is absent or cannot be
     read (with a warning unless `quiet`: a shell completion must print nothing)."""
-    path = config_path(env)
-    if not path.is_file():
-        return []
     try:
-        return read_entries(path)
-    except UsageFailure:
+        path = config_path(env)
+        return read_entries(path) if path.is_file() else []
+    except UsageFailure as exc:
         if not quiet:
             from faasauth.console import warn
 
-            warn(f"cannot read faas-cli's {path}; ignoring it")
+            warn(f"{exc.message}; ignoring it")
         return []
 
 

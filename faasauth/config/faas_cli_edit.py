@@ -25,6 +25,15 @@ from faasauth.errors import UsageFailure
 if TYPE_CHECKING:
     import yaml
 
+# The temporary files an edit writes before its rename; one a killed writer left holds
+# every token of the file (faasauth.flows.faas_cli removes stale ones).
+TEMPORARY = ".config.yml.*.tmp"
+
+
+def temporary_directory(path: Path) -> Path:
+    """Where an edit of `path` makes its temporary file: beside the real file."""
+    return Path(os.path.realpath(path)).parent
+
 
 # -- editing --------------------------------------------------------------------------
 
@@ -262,9 +271,9 @@ def _write_atomically(path: Path, text: str) -> None:
     target = Path(os.path.realpath(path))  # a symlinked config.yml stays a symlink
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=".config.yml.", suffix=".tmp", dir=target.parent
-        )
+        prefix, suffix = TEMPORARY.split("*")
+        # mkstemp creates it 0600 (O_EXCL): the tokens are never readable by others.
+        descriptor, temporary = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
     except OSError as exc:
         raise UsageFailure(
             f"cannot write faas-cli's config {path}: {exc.strerror or exc}"

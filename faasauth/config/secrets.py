@@ -3,20 +3,68 @@ shell history keep."""
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 from typing import Mapping
 
 from faasauth.errors import UsageFailure
 
+# A token, secret or key is at most a few KB: anything bigger is not one (and /dev/zero
+# would be read until memory runs out).
+MAX_SECRET_FILE = 64 * 1024
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_secret_bytes(path: str, what: str) -> bytes:
+    """The bytes of the regular file PATH (`~` expanded), at most MAX_SECRET_FILE; anything
+    else is a one-line usage error naming `what`. The one reader of every token, secret
+    and key file: opened non-blocking so that a FIFO cannot hang us, then checked by fstat
+    (a FIFO, a device such as /dev/zero, a socket or a directory is refused)."""
+    import errno
+    import stat
+
+    def refuse(reason: str, hint: str | None = None) -> UsageFailure:
+        return UsageFailure(f"cannot read the {what} file {path}: {reason}", hint=hint)
+
+    try:
+        fd = os.open(os.path.expanduser(path), _OPEN_FLAGS)
+    except OSError as exc:
+        raise refuse(exc.strerror or type(exc).__name__) from None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise refuse(os.strerror(errno.EISDIR))
+            if not stat.S_ISREG(mode):
+                kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                        else "not a file")
+                raise refuse(f"{kind}, not a regular file",
+                             hint=f"put the {what} in a file, or give - to read it from stdin")
+            data = handle.read(MAX_SECRET_FILE + 1)
+        except OSError as exc:
+            raise refuse(exc.strerror or type(exc).__name__) from None
+    if len(data) > MAX_SECRET_FILE:
+        raise refuse(f"larger than {MAX_SECRET_FILE // 1024} KiB, which no {what} is")
+    return data
+
 
 def read_secret_text(path: str, what: str) -> str:
-    """The text of PATH, or of stdin for `-`; a one-line usage error naming `what`."""
+    """The text of PATH (read_secret_bytes), or of stdin for `-` (as capped); a one-line
+    usage error naming `what`."""
     try:
-        return sys.stdin.read() if path == "-" else Path(path).expanduser().read_text("utf-8")
+        if path == "-":
+            text = sys.stdin.read(MAX_SECRET_FILE + 1)
+            if len(text) > MAX_SECRET_FILE:
+                raise UsageFailure(
+                    f"the {what} on stdin is larger than {MAX_SECRET_FILE // 1024} KiB, "
+                    f"which no {what} is"
+                )
+            return text
+        return read_secret_bytes(path, what).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise UsageFailure(f"cannot read the {what} file {path}: {reason}") from exc
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise UsageFailure(f"cannot read the {what} file {path}: {reason}") from None
 
 
 def read_token_file(path: str) -> str:

@@ -22,6 +22,17 @@ def config_lock(rt: Runtime, path: Path) -> FileLock:
     return rt.home.lock(f"faas-cli-config|{os.path.realpath(path)}")
 
 
+def remove_stale_temporary_files(path: Path) -> None:
+    """Remove what a killed edit of faas-cli's config at `path` left: a temporary copy
+    holding every token of the file (as the store removes its own)."""
+    from faasauth.config.faas_cli_edit import TEMPORARY, temporary_directory
+    from faasauth.store.home import remove_stale_temp_files
+
+    directory = temporary_directory(path)
+    if directory.is_dir():
+        remove_stale_temp_files(directory, pattern=TEMPORARY)
+
+
 def keep_api_token(rt: Runtime, login: Login) -> str:
     """Exchange the login for an OpenFaaS API token and write faas-cli's entry for the
     gateway; a sentence saying what was done (no secret in it)."""
@@ -32,9 +43,10 @@ def keep_api_token(rt: Runtime, login: Login) -> str:
     subject = login.subject_token
     if subject is None:  # run_auth never stores a login without one
         raise UsageFailure(f"the login for {login.gateway} has no token to give faas-cli")
+    path = config_path(rt.env)  # a path it refuses is refused before a token is asked for
     token = request_api_token(rt, subject)
-    path = config_path(rt.env)
     with config_lock(rt, path):
+        remove_stale_temporary_files(path)
         action = write_entry(path, rt.settings.gateway, token.access_token)
     verb = {"added": "Added", "updated": "Updated"}.get(action, "Replaced")
     what = "faasauth's entry" if action == "updated" else "an entry"
@@ -53,11 +65,12 @@ def forget_api_token(rt: Runtime, gateway: str | None) -> str | None:
     from faasauth.config.faas_cli_edit import remove_entry
     from faasauth.console import warn
 
-    path = config_path(rt.env)
-    if not path.is_file():
-        return None
     removed: list[str] = []
     try:
+        path = config_path(rt.env)
+        remove_stale_temporary_files(path)  # also where the first write was killed
+        if not path.is_file():
+            return None
         with config_lock(rt, path):
             if gateway is None:
                 gateways = [e.gateway for e in read_entries(path) if e.written_by_faasauth]

@@ -5,7 +5,7 @@ answers the IAM challenge with a token from faasauth.flows.exchange."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from faasauth import __version__
@@ -31,7 +31,7 @@ class InvokeRequest:
     auth: bool = False
     audience: str | None = None
     sign_header: str | None = None
-    sign_key: bytes | None = None
+    sign_key: bytes | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # the signing key is a secret
         return f"InvokeRequest(name={self.name!r}, method={self.method!r})"
@@ -46,11 +46,9 @@ def signing_key(header: str | None, key: str | None, key_file: str | None) -> by
             raise UsageFailure("--key and --key-file go with --sign HEADER")
         return None
     if key_file is not None:
-        try:
-            with open(os.path.expanduser(key_file), "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise UsageFailure(f"cannot read the key file {key_file}: {exc.strerror}") from exc
+        from faasauth.config.secrets import read_secret_bytes
+
+        data = read_secret_bytes(key_file, "key")
         data = data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
     elif key is not None:
         data = key.encode("utf-8")

@@ -35,7 +35,7 @@ class LoginStatus:
     expires_in: int | None
     expired: bool
     refreshable: bool
-    token: str  # masked
+    token: str = field(repr=False)  # masked, yet a piece of a token
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class TokenStatus:
     audience: list[str]
     subject: str | None  # whose: the `sub` of the subject token it was exchanged for
     expires_in: int | None
-    token: str  # masked
+    token: str = field(repr=False)  # masked, yet a piece of a token
 
 
 @dataclass(frozen=True)

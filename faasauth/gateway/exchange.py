@@ -4,7 +4,7 @@ error. Caching is faasauth.flows.exchange's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from faasauth.errors import ExchangeRefused, MalformedResponse, TransientFailure
@@ -138,12 +138,9 @@ def request_function_token(
 class ApiToken:
     """An OpenFaaS API token: faas-cli's `auth: oauth2` token, itself a subject token."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     expires_at: float | None
     issued_token_type: str | None
-
-    def __repr__(self) -> str:
-        return f"ApiToken(expires_at={self.expires_at!r})"
 
 
 def request_api_token(rt: Runtime, subject_token: str) -> ApiToken:

@@ -25,7 +25,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from faasauth.sandbox.device import DEFAULT_LOGIN, html_page
@@ -89,7 +89,7 @@ class IssuedCode:
     login: str
     expires_at: float
     used: bool = False
-    refresh_token: str | None = None  # revoked if the code is presented again
+    refresh_token: str | None = field(default=None, repr=False)  # revoked if the code is presented again
 
 
 class CodeReused(OAuthError):

@@ -16,7 +16,7 @@ import html
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from faasauth.sandbox.oauth import OAuthError
@@ -29,8 +29,8 @@ EARLY_TOLERANCE = 0.05  # seconds: scheduling jitter a well-behaved client may s
 
 @dataclass
 class DeviceGrant:
-    device_code: str
-    user_code: str
+    device_code: str = field(repr=False)
+    user_code: str = field(repr=False)
     client_id: str
     scope: str
     expires_at: float

@@ -13,7 +13,7 @@ import binascii
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -106,7 +106,7 @@ def read_form(request: Request, repeatable: frozenset[str] = frozenset()) -> For
 @dataclass(frozen=True)
 class Client:
     client_id: str
-    secret: str | None  # None: a public client
+    secret: str | None = field(repr=False)  # None: a public client
     grants: frozenset[str]
 
 

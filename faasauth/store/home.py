@@ -63,13 +63,16 @@ def write_private_file(path: Path, data: bytes) -> None:
 STALE_TEMP_SECONDS = 60.0  # a writer renames its temporary file within well under this
 
 
-def remove_stale_temp_files(directory: Path, *, older_than: float = STALE_TEMP_SECONDS) -> int:
-    """Delete `.tmp-*` files a killed writer left behind: they hold whole token entries."""
+def remove_stale_temp_files(
+    directory: Path, *, older_than: float = STALE_TEMP_SECONDS, pattern: str = ".tmp-*"
+) -> int:
+    """Delete temporary files (`pattern`, by default the store's own `.tmp-*`) a killed
+    writer left behind: they hold whole token entries, or a whole faas-cli config."""
     import time
 
     removed = 0
     cutoff = time.time() - older_than
-    for path in directory.glob(".tmp-*"):
+    for path in directory.glob(pattern):
         try:
             if path.lstat().st_mtime < cutoff:
                 path.unlink()

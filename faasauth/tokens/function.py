@@ -13,7 +13,7 @@ from faasauth.tokens.response import is_token_text
 class FunctionToken:
     """A function access token minted by the gateway's token exchange."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     token_type: str = "Bearer"
     expires_at: float | None = None
     scope: str | None = None
@@ -66,6 +66,6 @@ def _finite(value: Any) -> float | None:
 class ObtainedToken:
     """A function token, whether it came from the cache, and its cache key."""
 
-    token: FunctionToken
+    token: FunctionToken = field(repr=False)
     cached: bool
     key: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Mapping, get_args
 
 from faasauth.tokens.expiry import expires_at as expiry_time
@@ -29,9 +29,9 @@ class Login:
     scope: str | None = None
     token_endpoint: str | None = None
     auth_method: str | None = None  # client_secret_basic | client_secret_post | none
-    id_token: str | None = None
-    access_token: str | None = None
-    refresh_token: str | None = None
+    id_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None
     obtained_at: float = 0.0
     issuer: str | None = None

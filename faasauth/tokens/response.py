@@ -13,7 +13,7 @@ a line break or a space is refused here, before anything stores, sends or prints
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from faasauth.tokens.expiry import parse_seconds
@@ -38,16 +38,13 @@ class UnsafeToken(ValueError):
 
 @dataclass(frozen=True)
 class TokenResponse:
-    access_token: str
+    access_token: str = field(repr=False)
     token_type: str = "Bearer"
     expires_in: float | None = None
-    refresh_token: str | None = None
-    id_token: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    id_token: str | None = field(default=None, repr=False)
     scope: str | None = None
     issued_token_type: str | None = None
-
-    def __repr__(self) -> str:  # every field but these is a secret
-        return f"TokenResponse(token_type={self.token_type!r}, expires_in={self.expires_in!r})"
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> TokenResponse:

@@ -250,3 +250,70 @@ def test_two_processes_do_not_edit_the_config_at_once(
     assert child.returncode == 0, err
     assert "Added an entry for" in err
     assert len(fcc.read_entries(path)) == 4
+
+
+def test_auth_faas_cli_refuses_yaml_aliases_at_once(
+    github_job: Sandbox, isolated_environment: Path
+) -> None:
+    """Issue 21, finding 7: nested aliases (a "billion laughs") are refused, not expanded
+    under the config lock; the login itself is kept. (In a child process, with a timeout:
+    without the refusal the edit takes hours.)"""
+    from hostile.test_local_files import laughs
+
+    path = config_file()
+    write(path, laughs())
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "faasauth", "auth", "--ambient", "--faas-cli"],
+                            capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Logged in to ")
+    assert lines[1] == (f"faasauth: cannot read faas-cli's config {path}: a YAML alias at line 2, "
+                        "column 10 (faas-cli writes none)")
+    assert lines[2].startswith("hint: write the value out in place of the alias")
+    assert path.read_text() == laughs()
+
+
+@pytest.mark.parametrize("which", [".openfaas", "config.yml"])
+def test_auth_faas_cli_refuses_a_linked_repository_config(
+    github_job: Sandbox, run_cli: Callable[..., CliResult], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, which: str,
+) -> None:
+    """Issue 21, finding 8: with CI=true, a repository's `.openfaas/config.yml` that is (or
+    sits in) a symlink is not written through: nothing is created outside the repository,
+    and no API token is asked for."""
+    from hostile.test_local_files import link_out
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("OPENFAAS_CONFIG")
+    outside = link_out(repo, which)
+    result = run_cli("auth", "--ambient", "--faas-cli")
+    assert result.code == 2, result.err
+    lines = result.err.splitlines()
+    assert lines[0].startswith("Logged in to ")
+    assert lines[1] == (
+        f"faasauth: refusing faas-cli's config {repo}/.openfaas/config.yml (CI is set): "
+        f"{which} is a symlink, and the file must stay in the working directory"
+    )
+    assert lines[2] == "hint: remove the link, or set OPENFAAS_CONFIG to the file to use"
+    assert not outside.exists()
+    assert github_job.count("/oauth/token", origin="gateway", token="api") == 0
+
+
+def test_auth_faas_cli_removes_a_killed_writers_temporary_copy(
+    github_job: Sandbox, run_cli: Callable[..., CliResult]
+) -> None:
+    """Issue 21, finding 16: a temporary copy of the config (every token in it) that a
+    writer killed before its rename left is removed by the next edit."""
+    from hostile.test_local_files import left_behind
+
+    path = config_file()
+    write(path, ODD)
+    stale = left_behind(path.parent, 120)
+    assert run_cli("auth", "--ambient", "--faas-cli").code == 0
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.yml"]
+    assert not stale.exists()
