@@ -183,6 +183,10 @@ class TerminalPrompt:
         from faasauth.cli.qr import fits, qr_lines
 
         lines = qr_lines(link)
+        if not lines:
+            self.console.print("(The link is too long for a QR code: open it above.)",
+                               highlight=False)
+            return
         size = self.console.size
         if fits(lines, size.width, size.height):
             self.console.print("Or scan it with a phone (--no-qr hides this):")
