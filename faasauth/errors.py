@@ -6,6 +6,7 @@
     ├── TransientFailure          3  network/TLS/timeout, 5xx, HTML or malformed answers
     │   ├── MalformedResponse         an IdP or gateway answer we cannot read
     │   └── LockTimeout               another faasauth held a store lock too long
+    ├── Interrupted             130  Ctrl-C, where a line says what was stopped
     └── Refused                   4  retrying will not help without new credentials
         ├── NotLoggedIn               no usable login for this gateway
         ├── LoginFailed               the IdP said no
@@ -62,6 +63,10 @@ class MalformedResponse(TransientFailure):
 
 class LockTimeout(TransientFailure):
     pass
+
+
+class Interrupted(FaasauthError):
+    exit_code = ExitCode.INTERRUPTED
 
 
 class Refused(FaasauthError):

@@ -44,8 +44,14 @@ def why_no_browser(
 
 
 def open_browser(url: str) -> bool:
+    """Open a browser at `url`; False when none was. Only at a link discovery's rule allows
+    (faasauth.idp.discovery.link_problem): never a `-option`, a file: or javascript: URL."""
     import os
 
+    from faasauth.idp.discovery import link_problem
+
+    if url.startswith("-") or link_problem(url) is not None:
+        return False  # the grants refuse such links first; this is the last guard
     if (os.environ.get("BROWSER") or "").strip():
         return _run_browser_variable(os.environ["BROWSER"], url)
     import webbrowser
@@ -177,6 +183,10 @@ class TerminalPrompt:
         from faasauth.cli.qr import fits, qr_lines
 
         lines = qr_lines(link)
+        if not lines:
+            self.console.print("(The link is too long for a QR code: open it above.)",
+                               highlight=False)
+            return
         size = self.console.size
         if fits(lines, size.width, size.height):
             self.console.print("Or scan it with a phone (--no-qr hides this):")

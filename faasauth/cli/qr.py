@@ -12,11 +12,15 @@ BORDER = 2  # modules of quiet zone; 4 is the standard's, 2 scans well on a scre
 
 
 def qr_lines(data: str) -> list[str]:
-    """Rows of text, two modules high each: '▀' top dark, '▄' bottom dark, '█' both."""
+    """Rows of text, two modules high each: '▀' top dark, '▄' bottom dark, '█' both; none
+    when `data` does not fit a QR code (about 2.9 KB at most)."""
     import segno
 
-    rows = [list(row) for row in segno.make(data, error="l", micro=False).matrix_iter(
-        scale=1, border=BORDER)]
+    try:
+        code = segno.make(data, error="l", micro=False)
+    except segno.DataOverflowError:
+        return []
+    rows = [list(row) for row in code.matrix_iter(scale=1, border=BORDER)]
     if len(rows) % 2:
         rows.append([0] * len(rows[0]))
     glyphs = {(0, 0): " ", (1, 0): "▀", (0, 1): "▄", (1, 1): "█"}

@@ -98,8 +98,9 @@ def authorization_code(rt: Runtime, call: GrantCall) -> TokenResponse:
             **({"prompt": "consent"} if wants_consent(scope) else {}),
         }
         ok = False
-        call.browser.show(authorization_url(endpoints.authorization_endpoint, params),
-                          back.redirect_uri)
+        url = authorization_url(endpoints.authorization_endpoint, params)
+        _check_link(url, endpoints.authorization_endpoint)
+        call.browser.show(url, back.redirect_uri)
         try:
             answer = back.wait(request.login_timeout)
             ok = True
@@ -118,6 +119,20 @@ def authorization_code(rt: Runtime, call: GrantCall) -> TokenResponse:
     check_id_token(response, issuer=issuer, client_id=call.client.client_id, nonce=nonce,
                    required="openid" in (scope or "").split())
     return response
+
+
+def _check_link(url: str, endpoint: str) -> None:
+    """The authorization URL is built from discovery, which checked it; checked again, as
+    every link a browser is opened at (faasauth.idp.discovery.link_problem)."""
+    from faasauth.idp.discovery import link_problem
+
+    problem = link_problem(url)
+    if problem is not None:
+        raise MalformedResponse(
+            f"login failed ({endpoint}): the identity provider's "
+            f"authorization_endpoint was refused, {problem}; nothing was shown or opened",
+            hint="the identity provider is misconfigured (or hostile): tell its administrator",
+        )
 
 
 def _check_iss_parameter(answer: AuthorizationCode, issuer: str | None, required: bool) -> None:

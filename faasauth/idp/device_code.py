@@ -64,6 +64,32 @@ class DeviceCode:
         )
 
 
+def checked_links(code: DeviceCode, endpoint: str) -> DeviceCode:
+    """The links a person is shown and a browser is opened at: only https:// (or http:// to
+    loopback) URLs, with a host, no userinfo, no control characters (discovery's rule). A bad
+    verification_uri ends the login (exit 3, the IdP is at fault); a bad
+    verification_uri_complete alone is dropped, with a line: the plain link and the code work."""
+    from dataclasses import replace
+
+    from faasauth.console import say
+    from faasauth.idp.discovery import link_problem
+
+    problem = link_problem(code.verification_uri)
+    if problem is not None:
+        raise MalformedResponse(
+            f"login failed ({endpoint}): the identity provider's verification_uri was "
+            f"refused, {problem}; nothing was shown or opened",
+            hint="the identity provider is misconfigured (or hostile): tell its administrator",
+        )
+    if code.verification_uri_complete is not None:
+        problem = link_problem(code.verification_uri_complete)
+        if problem is not None:
+            say(f"The identity provider's verification_uri_complete was ignored ({problem}): "
+                "open the link below and enter the code.")
+            return replace(code, verification_uri_complete=None)
+    return code
+
+
 def _seconds(value: Any) -> float | None:
     """A positive number of seconds; some servers (Azure AD v1) send numbers as strings."""
     if isinstance(value, bool):
@@ -102,7 +128,7 @@ class DeviceGrant:
         result = post_form(self.rt, self.device_endpoint, form, self.client, "login")
         if isinstance(result, TokenError):
             raise LoginFailed(f"login failed: {result.message()}")
-        return DeviceCode.from_response(result)
+        return checked_links(DeviceCode.from_response(result), self.device_endpoint)
 
     def run(self) -> TokenResponse:
         """Show the code, poll until approved, and return the token response."""

@@ -167,19 +167,56 @@ def check_endpoint(authority: str, field: str, url: str) -> None:
     from faasauth.http import is_loopback
 
     endpoint = urlsplit(url)
-    if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+    if url_shape_problem(url) is not None:
         raise MalformedResponse(
             f"the discovery document of {authority} has an invalid {field}",
             hint="pass the endpoint yourself (see faasauth auth --help)",
         )
     if (urlsplit(authority).scheme == "https" and endpoint.scheme == "http"
-            and not is_loopback(endpoint.hostname)):
+            and not is_loopback(endpoint.hostname or "")):
         raise MalformedResponse(
             f"the discovery document of {authority} names a plain http:// {field} "
             f"({endpoint.hostname}): refused, secrets would travel unencrypted",
             hint="fix the identity provider's configuration, or pass the https:// endpoint "
             "yourself",
         )
+
+
+def url_shape_problem(url: str) -> str | None:
+    """Why `url` is not an absolute http(s) URL with a host, no userinfo, no whitespace or
+    control characters (the shape every endpoint and every browser link must have), or None."""
+    from urllib.parse import urlsplit
+
+    if not url.isascii() or any(ch <= " " or ch == "\x7f" for ch in url):
+        return "it has whitespace, control or non-ASCII characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        return "it is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "it is not an https:// URL"
+    if not parts.hostname:
+        return "it names no host"
+    if "@" in parts.netloc:
+        return "it carries a user name or password"
+    return None
+
+
+def link_problem(url: str) -> str | None:
+    """Why `url` may not be shown as a link or handed to a browser, or None: the endpoint
+    shape (url_shape_problem), and https, or plain http to loopback only."""
+    from urllib.parse import urlsplit
+
+    from faasauth.http import is_loopback
+
+    problem = url_shape_problem(url)
+    if problem is not None:
+        return problem
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        return "it is plain http:// to another machine"
+    return None
 
 
 def no_device_grant(authority: str | None) -> UsageFailure:

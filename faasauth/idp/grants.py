@@ -148,7 +148,12 @@ def obtain(
     )
     if why:
         say(why)
-    response = _grants()[grant](rt, call)
+    try:
+        response = _grants()[grant](rt, call)
+    except KeyboardInterrupt:  # a person's Ctrl-C while the login waits: one line, exit 130
+        from faasauth.errors import Interrupted
+
+        raise Interrupted("login cancelled; nothing was stored") from None
     if chosen_for_secret:  # said once it worked: a failure stays one line
         say("Logged in with client credentials (--grant client_credentials): a client secret "
             "is available.")

@@ -65,7 +65,12 @@ class AuthorizationError(LoginFailed):
 
     def __init__(self, error: str, description: str | None, redirect_uri: str) -> None:
         said = f"{error} ({description})" if description else error
-        super().__init__(f"the identity provider refused the browser login: {said}")
+        super().__init__(
+            f"the identity provider refused the browser login: {said}",
+            # as the device grant's denial; flows.auth adds the command to run again
+            hint="the login was declined or cancelled in the browser"
+            if error == "access_denied" else None,
+        )
         self.error = error
         self.description = description
         self.redirect_uri = redirect_uri

@@ -112,9 +112,11 @@ def serve(
     options: Options, *, out: TextIO, err: TextIO, stop: threading.Event | None = None,
     close_out: bool = False,
 ) -> int:
-    """Serve until Ctrl-C or SIGTERM (or `stop` is set); 0. With `close_out`, `out` is
-    closed once the exports are written: its reader sees the end of them."""
+    """Serve until Ctrl-C (130, as the README's exit table says) or SIGTERM (or `stop` is
+    set; 0). With `close_out`, `out` is closed once the exports are written: its reader
+    sees the end of them."""
     stopping = stop or threading.Event()
+    status = 0
     # signals are handled from before the first line is printed: whoever reads the exports
     # may stop the sandbox at once
     with _on_signal(signal.SIGTERM, stopping.set):
@@ -131,11 +133,11 @@ def serve(
             while not stopping.wait(1.0):
                 pass
         except KeyboardInterrupt:
-            pass
+            status = 130
         finally:
             sandbox.stop()
     print("faasauth sandbox: stopped", file=err, flush=True)
-    return 0
+    return status
 
 
 def run_command(options: Options, argv: Sequence[str], *, err: TextIO) -> int:

@@ -55,6 +55,9 @@ def test_a_browser_here_and_an_authorization_endpoint_choose_code(
     assert result.code == 4  # the fake browser said no
     assert CHOSE_CODE in result.err
     assert "refused the browser login: access_denied" in result.err
+    # a hint as the device grant's denial has (issue 22, item 20)
+    assert ("hint: the login was declined or cancelled in the browser; run: faasauth auth "
+            f"--authority {idp.issuer} --client-id public") in result.err
     assert browser_here and browser_here[0].startswith(idp.server.url_for("/authorize") + "?")
 
 

@@ -155,3 +155,15 @@ def test_copy_code_in_the_prompt(tmp_path: Path, capsys: pytest.CaptureFixture[s
     PlainPrompt(sleep=lambda s: None, copy_from={"DISPLAY": ":0"}).show(CODE)
     assert "Copied the code to the clipboard (xclip)." in capsys.readouterr().err
     assert kept.read_text() == "WDJB-MJHT"
+
+
+def test_a_link_too_long_for_a_qr_code_is_shown_without_one() -> None:
+    """A 4 KB link (issue 21, finding 13) once crashed segno (DataOverflowError, exit 5)."""
+    long_link = LINK + "&pad=" + "x" * 4096
+    assert qr_lines(long_link) == []
+    code = DeviceCode("device-secret", "WDJB-MJHT", CODE.verification_uri, long_link, 600, 5)
+    prompt, out = terminal_prompt(300, 300)
+    prompt.show(code)
+    prompt.close(False)
+    text = out.getvalue()
+    assert "too long for a QR code" in text and "▀" not in text and "WDJB-MJHT" in text

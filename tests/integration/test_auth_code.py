@@ -156,6 +156,8 @@ def test_access_denied_ends_the_login_and_stores_nothing(real_idp: Any,
     status, out, err = login.finish()
     assert status == 4, err
     assert "faasauth: the identity provider refused the browser login: access_denied" in err
+    assert ("hint: the login was declined or cancelled in the browser; run: faasauth auth "
+            f"--authority {real_idp.issuer} --client-id {CODE_CLIENT_ID} --grant code") in err
     assert "Traceback" not in err and out == ""
     assert stored_entries(isolated_environment) == []
 
