@@ -181,7 +181,7 @@ def test_function_names_come_from_the_gateways_list_cached_briefly(tmp_path: Pat
     home = tmp_path / "home"
     home.mkdir()
     with Sandbox() as sandbox:
-        env = {**shell_env(home), **sandbox.env(), "OPENFAAS_CONFIG": str(tmp_path / "fc")}
+        env = {**sandbox.env(), **shell_env(home), "OPENFAAS_CONFIG": str(tmp_path / "fc")}
         env.pop("OPENFAAS_NS", None)
         listed = {"method": "GET", "origin": "gateway"}
         # No credential: the gateway refuses the list (401); asked once per minute only.

@@ -65,8 +65,8 @@ def shell_env(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
     home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAASAUTH_", "OPENFAAS_"))}
     env.update(PATH=bin_dir + os.pathsep + os.environ["PATH"], HOME=str(home),
-               FAASAUTH_HOME=str(tmp_path / "faasauth-home"), FAASAUTH_TOKEN_STORE="file",
-               **extra)
+               FAASAUTH_HOME=str(tmp_path / "faasauth-home"), FAASAUTH_TOKEN_STORE="file")
+    env.update(extra)  # a sandbox's env() brings its own throw-away FAASAUTH_HOME
     return env
 
 

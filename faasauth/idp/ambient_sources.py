@@ -95,8 +95,9 @@ class GitHubActions:
         return {"kind": self.kind, "audience": self.audience}
 
     def fetch(self, audience: str | None = None, *, client: httpx.Client | None = None) -> str:
-        """A new ID token from GitHub; `client`: faasauth's (proxies, --cacert, --verbose)
-        when given, else a plain one honouring the proxy variables."""
+        """A new ID token from GitHub; `client`: the command's (proxies, --cacert,
+        --verbose) when given, else one made the same way (faasauth.http.make_client: the
+        proxy variables, loopback always direct, SSL_CERT_FILE)."""
         from faasauth.http import keep_httpx_cli_out
 
         keep_httpx_cli_out()
@@ -107,7 +108,11 @@ class GitHubActions:
         what = f"{asking} ({_host_port(url)})"
         owned = client is None
         if client is None:
-            client = httpx.Client(timeout=self.timeout, trust_env=True)
+            from faasauth.config.settings import Settings
+            from faasauth.http import make_client
+
+            client = make_client(Settings(timeout=self.timeout,
+                                          cacert=self.env.get("SSL_CERT_FILE") or None))
         try:
             from faasauth.http import fetch
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from faasauth.errors import FaasauthError, LoginFailed, NotLoggedIn, Refused, TransientFailure
 from faasauth.runtime import Runtime
@@ -41,6 +41,7 @@ HOP_BY_HOP = frozenset({
 RELAY_HEADER = "x-faasauth-relay"
 FUNCTION_PREFIXES = ("/function/", "/async-function/")
 MEMO_SECONDS = 1.0
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -53,7 +54,10 @@ class Answer:
     body: Iterator[bytes]
     length: int | None
     close: Callable[[], None] = lambda: None
-    token: str = "none"  # for the log line: none, cached, new, caller
+    # For the log line: "token" (the proxy added a function token), "caller" (the
+    # caller's own Authorization, passed through), "relay" (a handed-off invoke's request,
+    # sent as it came), "none" (no token: an open function, or the first, probing call).
+    token: str = "none"
 
 
 @dataclass
@@ -77,18 +81,48 @@ class Forwarder:
         return self.rt.settings.gateway
 
     def subject(self) -> SubjectSource:
-        """The login (or other subject) calls are made with, looked up again after
-        MEMO_SECONDS: a `faasauth logout` or a new login elsewhere is followed, never undone
-        by an exchange with the login held in memory."""
+        """The login's subject, looked up again after MEMO_SECONDS (a `faasauth logout` or
+        a new login elsewhere is followed, never undone by an exchange with the login held
+        in memory). Any failure to find or renew it that is not the network's (a token file
+        gone or expired, a refused refresh) is NotLoggedIn with what to run: the caller's
+        401, the renewal's one line on stderr."""
         with self._lock:
             now = time.monotonic()
             if self._subject is None or now - self._subject_at >= MEMO_SECONDS:
-                from faasauth.flows.subject import find_subject
+                from faasauth.flows.subject import SubjectSource, find_subject
 
                 self._subject = None
-                self._subject = find_subject(self.rt)
+                found = self._as_login_problem(lambda: find_subject(self.rt))
+                self._subject = SubjectSource(
+                    found.description, found.identity,
+                    lambda: self._as_login_problem(found.fetch))
                 self._subject_at = now
             return self._subject
+
+    def _as_login_problem(self, work: Callable[[], _T]) -> _T:
+        try:
+            return work()
+        except TransientFailure:
+            raise  # the IdP, the CI platform or the store lock: a 502
+        except FaasauthError as exc:
+            raise NotLoggedIn(exc.message, hint=self._relogin_hint(exc.hint)) from None
+
+    def _relogin_hint(self, hint: str | None) -> str | None:
+        """For an ambient login, the `auth --ambient` that makes it again (the generic
+        hint would name --authority); otherwise the error's own hint."""
+        login = self.rt.cache.find_login(self.gateway)
+        if login is None or login.grant != "ambient" or not login.source:
+            return hint
+        import shlex
+
+        words = ["faasauth", "auth", "-g", self.gateway, "--ambient"]
+        if login.source.get("path"):
+            words += ["--token-file", login.source["path"]]
+        audience = login.source.get("audience")
+        if audience and audience != self.gateway:
+            words += ["--ambient-audience", audience]
+        command = "run: " + shlex.join(words)
+        return command if not hint or hint.startswith("run: ") else f"{hint}; then {command}"
 
     def forget_subject(self) -> None:
         with self._lock:

@@ -147,6 +147,7 @@ class Sandbox(TokenIssuing):
         if ci_service_account is not None:
             self.ci_options["service_account"] = ci_service_account
         self._ci: CiPlatform | None = None
+        self.home: str | None = None  # a throw-away FAASAUTH_HOME, from start() to stop()
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -203,6 +204,9 @@ class Sandbox(TokenIssuing):
                 self._ci = None
             self._servers = []
             raise
+        import tempfile
+
+        self.home = tempfile.mkdtemp(prefix="faasauth-sandbox-home-")  # 0700
         self.started_in_ms = (time.perf_counter() - begun) * 1000
         return self
 
@@ -215,6 +219,11 @@ class Sandbox(TokenIssuing):
         if self._tls is not None:
             self._tls.remove()
             self._tls = None
+        if self.home is not None:
+            import shutil
+
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None
 
     def _listen(self, port: int, origin: str) -> SandboxHTTPServer:
         try:
@@ -328,6 +337,9 @@ class Sandbox(TokenIssuing):
         return str(self._tls.ca_file) if self._tls is not None else None
 
     def env(self) -> dict[str, str]:
+        """What a client of the sandbox needs: its URLs and credentials, and a throw-away
+        FAASAUTH_HOME (removed at stop) with the file store, so that a `faasauth auth` run
+        with these variables never writes into the user's own store or keyring."""
         env = {
             "OPENFAAS_URL": self.gateway_url,
             "FAASAUTH_AUTHORITY": self.authority,
@@ -337,6 +349,8 @@ class Sandbox(TokenIssuing):
             "OPENFAAS_PASSWORD": self.admin_password,
             **(self._ci.env() if self._ci is not None else {}),
         }
+        if self.home is not None:
+            env.update(FAASAUTH_HOME=self.home, FAASAUTH_TOKEN_STORE="file")
         if self.ca_file is not None:
             env.update(dict.fromkeys(CA_VARIABLES, self.ca_file))
         return env

@@ -2,16 +2,16 @@
 
 Serving prints `export NAME=value` lines (shell-quoted) on stdout and human notes on
 stderr; `--background` serves from a detached child and returns once the exports are known,
-so that `eval "$(faasauth sandbox --background)"` works straight through, as ssh-agent does. Running a command gives it those variables plus a fresh, temporary FAASAUTH_HOME and
-FAASAUTH_TOKEN_STORE=file (the user's keyring is never touched), and returns its exit status
-the way a shell would (127 when it cannot be found, 128+N when signal N ended it).
+so that `eval "$(faasauth sandbox --background)"` works straight through, as ssh-agent does.
+The variables include a fresh, temporary FAASAUTH_HOME and FAASAUTH_TOKEN_STORE=file (the
+user's store and keyring are never touched), removed when the sandbox stops. Running a
+command gives it those variables, and returns its exit status the way a shell would (127 when it cannot be found, 128+N when signal N ended it).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -143,8 +143,7 @@ def serve(
 def run_command(options: Options, argv: Sequence[str], *, err: TextIO) -> int:
     """Run argv against a fresh sandbox; its exit status."""
     sandbox = start(options, err)
-    home = tempfile.mkdtemp(prefix="faasauth-sandbox-home-")
-    env = {**os.environ, **sandbox.env(), "FAASAUTH_HOME": home, "FAASAUTH_TOKEN_STORE": "file"}
+    env = {**os.environ, **sandbox.env()}  # its throw-away FAASAUTH_HOME included
     try:
         if not options.quiet:
             print(
@@ -168,7 +167,6 @@ def run_command(options: Options, argv: Sequence[str], *, err: TextIO) -> int:
         return status if status >= 0 else 128 - status
     finally:
         sandbox.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @contextmanager

@@ -9,8 +9,9 @@ Fixtures:
     faasauth_sandbox       a started `Sandbox`, new for each test, stopped afterwards.
                            Options come from the marker, as Sandbox keyword arguments:
                            @pytest.mark.faasauth_sandbox(auto_approve=True, latency_ms=50)
-    faasauth_sandbox_env   the sandbox's variables set in os.environ for the test, plus a
-                           temporary FAASAUTH_HOME and FAASAUTH_TOKEN_STORE=file; the dict
+    faasauth_sandbox_env   the sandbox's variables set in os.environ for the test (its
+                           `env()`: a throw-away FAASAUTH_HOME and FAASAUTH_TOKEN_STORE=file
+                           among them); the dict
     faasauth_sandbox_factory
                            a callable: factory(**Sandbox options) -> started Sandbox, all
                            stopped at the end of the test
@@ -42,7 +43,6 @@ Your own function behind IAM: a command in the marker, or your server's URL in t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,11 +83,9 @@ def faasauth_sandbox(
 
 @pytest.fixture
 def faasauth_sandbox_env(
-    faasauth_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    faasauth_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
-    home = tmp_path / "faasauth-home"
-    home.mkdir()
-    env = {**faasauth_sandbox.env(), "FAASAUTH_HOME": str(home), "FAASAUTH_TOKEN_STORE": "file"}
+    env = faasauth_sandbox.env()  # its throw-away FAASAUTH_HOME and the file store included
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

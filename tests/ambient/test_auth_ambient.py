@@ -23,9 +23,11 @@ def claims_of(token: str) -> dict[str, Any]:
 
 
 def in_job(monkeypatch: pytest.MonkeyPatch, sb: Sandbox) -> None:
-    """This process becomes the sandbox's CI job: its variables and OPENFAAS_URL."""
+    """This process becomes the sandbox's CI job: its variables and OPENFAAS_URL (the
+    test's own FAASAUTH_HOME kept, where the tests look, not the sandbox's)."""
     for name, value in sb.env().items():
-        monkeypatch.setenv(name, value)
+        if name not in ("FAASAUTH_HOME", "FAASAUTH_TOKEN_STORE"):
+            monkeypatch.setenv(name, value)
 
 
 def stored_login(home: Path) -> dict[str, Any]:

@@ -284,3 +284,35 @@ def test_all_proxy_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("https_proxy", "http://web-proxy.example.com:3128")
     assert proxy_for("https://gw.example.com") == "http://web-proxy.example.com:3128"
     assert proxy_for("http://127.0.0.1:8080") is None
+
+
+def test_the_ambient_identity_asked_without_a_client_keeps_the_loopback_rule(
+    hostile: HostileServer, proxy: RecordingProxy,
+) -> None:
+    """`GitHubActions.fetch()` with no client (the library's way) builds faasauth's own:
+    loopback direct, whatever HTTP_PROXY says; a plain httpx.Client sent it to the proxy."""
+    from faasauth.idp.ambient_sources import GitHubActions
+
+    token = make_jwt({"iss": "https://token.actions.githubusercontent.com", "sub": "repo:o/r",
+                      "aud": "http://127.0.0.1:9", "exp": int(time.time()) + 600})
+    hostile.route("/gh")(lambda r: r.json(200, {"count": 1, "value": token}))
+    env = {"ACTIONS_ID_TOKEN_REQUEST_URL": f"{hostile.url}/gh?api-version=2.0",
+           "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token-value"}
+    assert GitHubActions("http://127.0.0.1:9", env, timeout=5).fetch() == token
+    assert proxy.requests == []
+    (asked,) = [r for r in hostile.seen if r.path.startswith("/gh")]
+    assert asked.headers["Authorization"] == "bearer request-token-value"
+    assert asked.headers["User-Agent"].startswith("faasauth/")
+
+
+def test_the_ambient_identity_of_a_remote_runner_still_goes_through_the_proxy(
+    proxy: RecordingProxy,
+) -> None:
+    from faasauth.errors import TransientFailure
+    from faasauth.idp.ambient_sources import GitHubActions
+
+    env = {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://runner.example.com/gh?api-version=2.0",
+           "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token-value"}
+    with pytest.raises(TransientFailure):
+        GitHubActions("https://gw.example.com", env, timeout=5).fetch()
+    assert proxy.lines() == ["CONNECT runner.example.com:443 HTTP/1.1"]

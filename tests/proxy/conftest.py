@@ -57,7 +57,8 @@ def faasauth(*args: str, env: dict[str, str] | None = None, input: bytes = b"", 
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     started = Sandbox(auto_approve=True).start()
     for name, value in started.env().items():
-        monkeypatch.setenv(name, value)
+        if name != "FAASAUTH_HOME":  # the test's own, outliving the sandbox
+            monkeypatch.setenv(name, value)
     login = faasauth("auth")
     assert login.returncode == 0, login.stderr.decode()
     yield started

@@ -113,7 +113,7 @@ def test_serve_prints_exports_and_stops_cleanly(signum: int) -> None:
     )
     try:
         assert server.stdout is not None
-        exports = [server.stdout.readline() for _ in range(4)]
+        exports = [server.stdout.readline() for _ in range(8)]
         ready = time.perf_counter() - began
         env = {}
         for line in exports:
@@ -124,7 +124,14 @@ def test_serve_prints_exports_and_stops_cleanly(signum: int) -> None:
             "FAASAUTH_AUTHORITY",
             "FAASAUTH_CLIENT_ID",
             "FAASAUTH_CLIENT_SECRET",
+            "OPENFAAS_USERNAME",
+            "OPENFAAS_PASSWORD",
+            "FAASAUTH_HOME",  # a throw-away one: `eval` of these never writes the user's store
+            "FAASAUTH_TOKEN_STORE",
         ]
+        assert env["FAASAUTH_TOKEN_STORE"] == "file"
+        assert os.path.isdir(env["FAASAUTH_HOME"])
+        assert env["FAASAUTH_HOME"] != os.environ["FAASAUTH_HOME"]
         with urllib.request.urlopen(env["OPENFAAS_URL"] + "/healthz") as answer:
             assert answer.read() == b"OK"
         server.send_signal(signum)
@@ -133,6 +140,7 @@ def test_serve_prints_exports_and_stops_cleanly(signum: int) -> None:
         server.kill()
     # Ctrl-C is 130, as the README's exit table says (issue 22, item 19); SIGTERM a clean 0
     assert server.returncode == (130 if signum == signal.SIGINT else 0)
+    assert not os.path.exists(env["FAASAUTH_HOME"])  # removed when it stopped
     assert "Traceback" not in err and "faasauth sandbox: stopped" in err
     assert "GET /healthz 200 token=none" in err
     print(f"\nfaasauth sandbox (new interpreter) printed its exports after {ready * 1000:.0f} ms")
