@@ -29,14 +29,14 @@ def main(argv: list[str] | None = None) -> None:
     if argv is None:
         import sys
 
-        from faasauth.proxy.thin import run, wants_handoff
+        from faasauth.proxy.thin import exit_now, run, wants_handoff
 
         if wants_handoff(sys.argv[1:]):
             from faasauth import __version__
 
             code = run(sys.argv[1:], __version__)
             if code is not None:
-                sys.exit(code)
+                exit_now(code)
     from faasauth.cli.app import main as run_here
 
     run_here(argv)

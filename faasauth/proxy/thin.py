@@ -25,6 +25,10 @@ import sys
 
 import _socket
 
+TYPE_CHECKING = False  # not `import typing`: this module is timed
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 MAGIC = b"faasauth-handoff-1"
 
 
@@ -139,3 +143,15 @@ def run(argv: list[str], version: str) -> int | None:
         _say("the faasauth proxy ended the call without an exit status (was it stopped?)")
         return 5
     return int(done[1])
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the thin client with the command's exit status, without the interpreter's
+    finalization (4 ms here, a sixth of a warm call through the proxy): there is nothing
+    to finalize, as it writes with os.write only and registers no atexit handler."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
