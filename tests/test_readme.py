@@ -199,3 +199,56 @@ def test_ci_recipe_runs_against_the_sandbox(platform: str, tmp_path: Path) -> No
         assert sb.ci.minted >= 1
         assert sb.count("/function/figlet", status=200) == 1
         assert sb.count("/oauth/token", origin="gateway", status=200) >= 1
+
+
+# -- install commands that work before any registry release (issue 22 item 2) -------------
+
+def project_urls() -> dict[str, str]:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    urls: dict[str, str] = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
+    return urls
+
+
+def install_lines() -> list[str]:
+    """Every install command the README gives: its ```sh install blocks, the CI recipes'
+    install steps and the install commands quoted in its text."""
+    lines = [b.strip() for b in blocks("sh") if is_install(b)]
+    for block in blocks("yaml"):
+        for line in block.splitlines():
+            line = line.strip().removeprefix("- ").removeprefix("run: ")
+            if line.startswith(("pip install", "pipx install")):
+                lines.append(line)
+    lines += re.findall(r"`((?:pip|pipx) install [^`]*)`", README)
+    return lines
+
+
+def test_install_commands_need_no_registry_release() -> None:
+    """No release was published yet: `pip install faasauth` fails. Every install line takes
+    the checkout (`.`, `-e .`) or the repository's git URL; the registry name is only
+    announced, with the tag that publishes it."""
+    repo_git = "git+" + project_urls()["Homepage"]
+    found = install_lines()
+    assert any(line.startswith("pipx install .") for line in found)
+    assert any(repo_git in line for line in found)
+    for line in found:
+        words = shlex.split(line)
+        for start in [i for i, w in enumerate(words) if w in ("pip", "pipx")]:
+            if words[start + 1:start + 2] != ["install"]:
+                continue
+            rest = words[start + 2:]
+            rest = rest[:rest.index("&&")] if "&&" in rest else rest
+            for target in [w for w in rest if not w.startswith("-")]:
+                assert target.startswith((".", repo_git)), f"needs a registry release: {line}"
+    prose = " ".join(README.split())
+    assert "not on PyPI yet" in prose and "when the first version tag is pushed" in prose
+
+
+def test_ci_recipes_install_from_the_repository() -> None:
+    repo_git = "git+" + project_urls()["Homepage"]
+    for platform in ("github", "gitlab"):
+        text = [b for b in blocks("yaml") if RECIPE_MARKS[platform] in b][0]
+        installs = [line for line in text.splitlines() if "pip install" in line]
+        assert installs and all(repo_git in line for line in installs), platform

@@ -45,6 +45,14 @@ class LazyGroup(click.Group):
         command: click.Command = module.command
         return command
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Bare `faasauth`: the help on stdout and exit 0, as click 8.1 does. Click 8.2+ raises
+        # NoArgsIsHelpError instead, a usage error whose message is the whole help text.
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit()
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -132,7 +140,8 @@ def _usage_error(exc: click.ClickException) -> None:
     """click's own errors in faasauth's one-line form: `faasauth: ...` and a `hint:`."""
     from faasauth.console import error
 
-    message = exc.format_message().strip().rstrip(".")
+    # One line: click 8.2+ lists a Choice's values on lines of their own ("Choose from:\n\tbash,").
+    message = " ".join(exc.format_message().split()).rstrip(".")
     context = getattr(exc, "ctx", None)
     where = context.command_path if context is not None else "faasauth"
     hint = f"see '{where} --help'"

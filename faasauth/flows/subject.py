@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NoReturn
 
 from faasauth.config.secrets import read_token_file
 from faasauth.errors import NotLoggedIn
@@ -58,7 +58,39 @@ def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
     token = faas_cli_token(rt.env, rt.settings.gateway)
     if token:
         return fixed_subject("faas-cli's config.yml", token)
+    if rt.cache.store.name == "none":
+        return _login_from_environment(rt)
     from faasauth.flows.login import login_hint
 
     raise NotLoggedIn(f"not logged in to {rt.settings.gateway}", hint=login_hint(rt))
 
+
+
+def _login_from_environment(rt: Runtime) -> SubjectSource:
+    """FAASAUTH_TOKEN_STORE=none keeps no login: each command logs in afresh, with the
+    client credentials in the environment (a person's login would prompt on every call)."""
+    from faasauth.config.secrets import read_client_secret
+
+    authority = (rt.env.get("FAASAUTH_AUTHORITY") or "").strip()
+    client_id = (rt.env.get("FAASAUTH_CLIENT_ID") or "").strip()
+    if not (authority and client_id and read_client_secret(None, rt.env, allow_stdin=False)):
+        raise NotLoggedIn(
+            f"not logged in to {rt.settings.gateway}: FAASAUTH_TOKEN_STORE=none keeps no login",
+            hint="set FAASAUTH_AUTHORITY, FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET to log "
+                 "in afresh with each command, or FAASAUTH_SUBJECT_TOKEN",
+        )
+
+    def fetch() -> str:
+        from faasauth.flows.auth import AuthRequest, run_auth
+
+        login = run_auth(rt, AuthRequest(authority=authority, client_id=client_id,
+                                         grant="client_credentials"), _no_prompt)
+        assert login.subject_token is not None  # a login always carries one
+        return login.subject_token
+
+    return SubjectSource(f"a client-credentials login as {client_id} (FAASAUTH_TOKEN_STORE=none)",
+                         f"client|{authority}|{client_id}", fetch)
+
+
+def _no_prompt() -> NoReturn:
+    raise AssertionError("a client-credentials login never prompts")

@@ -11,7 +11,11 @@ from __future__ import annotations
 import time
 
 from keyring.backend import KeyringBackend
-from keyring.compat import properties
+
+try:
+    from keyring.compat import properties
+except ImportError:  # keyring < 25 has it from jaraco.classes, its dependency then
+    from jaraco.classes import properties  # type: ignore[no-redef]
 
 from foundation.keyring_backends import unregistered
 

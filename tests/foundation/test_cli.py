@@ -110,6 +110,25 @@ def test_help_and_version(run_cli) -> None:
     assert version.code == 0 and __version__ in version.out
 
 
+def test_bare_faasauth_prints_the_help(run_cli) -> None:
+    """Issue 22 item 1: click 8.2+ raises the help as a usage error (one line of `\\x0a`s,
+    exit 2); bare `faasauth` prints the help itself, on stdout, on every click."""
+    result = run_cli()
+    assert result.code == 0, result.err
+    assert result.out.startswith("Usage: faasauth [OPTIONS] COMMAND") and "\nCommands:\n" in result.out
+    assert "\\x0a" not in result.out + result.err and result.err == ""
+
+
+def test_a_choice_missing_is_one_plain_line(run_cli) -> None:
+    """click 8.2+ lists the choices on lines of their own; faasauth's message stays one line."""
+    result = run_cli("completion")
+    assert result.code == 2
+    first, hint = result.err.splitlines()
+    assert "\\x0a" not in result.err and "\t" not in first
+    assert first.startswith("faasauth: missing argument") and "bash, zsh, fish" in first, first
+    assert hint == "hint: see 'faasauth completion --help'"
+
+
 @pytest.mark.parametrize("command", ["auth", "exchange", "invoke"])
 def test_every_networked_command_accepts_the_connection_options(run_cli, command: str) -> None:
     result = run_cli(command, "--help")

@@ -720,3 +720,30 @@ def test_corrupt_cached_token_is_replaced(
     assert result.err.count("warning") == 1 and "corrupt token store entry" in result.err
     assert json.loads(entry.read_text())["value"]["access_token"].startswith("fn-token-2-")
     assert run_cli("exchange", "-g", gateway.url).err == ""
+
+
+def test_none_store_logs_in_afresh_from_the_environment(run_cli, home: Path, monkeypatch) -> None:
+    """Issue 22 item 4: `auth` with FAASAUTH_TOKEN_STORE=none says nothing was kept; the next
+    command logs in again with the client credentials in the environment."""
+    import os
+
+    from faasauth.sandbox import Sandbox
+
+    with Sandbox(log=open(os.devnull, "w")) as sb:
+        for name, value in sb.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("FAASAUTH_TOKEN_STORE", "none")
+        auth = run_cli("auth")
+        assert auth.code == 0, auth.err
+        assert "Nothing was kept (FAASAUTH_TOKEN_STORE=none)" in auth.err
+        for _ in range(2):
+            done = run_cli("exchange")
+            assert done.code == 0, done.err
+            assert done.out.count(".") == 2  # a function token (a JWT), and only it
+        assert sb.count("/oauth/token", origin="gateway", status=200) == 2
+        monkeypatch.delenv("FAASAUTH_CLIENT_SECRET")
+        refused = run_cli("exchange")
+        assert refused.code == 4
+        assert "FAASAUTH_TOKEN_STORE=none keeps no login" in refused.err
+        assert "FAASAUTH_CLIENT_SECRET" in refused.err
+    assert not (home / "tokens").exists()

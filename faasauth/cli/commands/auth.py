@@ -123,6 +123,9 @@ def command(
                      lambda: make_prompt(no_browser, rt.env, qr=not no_qr, copy_code=copy_code),
                      make_browser_prompt(no_browser, rt.env))
     say(describe(login, rt.now()))
+    if rt.cache.store.name == "none":
+        say("Nothing was kept (FAASAUTH_TOKEN_STORE=none): each command logs in afresh, with "
+            "FAASAUTH_AUTHORITY, FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET.")
     if faas_cli:
         from faasauth.flows.faas_cli import keep_api_token
 
