@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import errno
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -204,8 +206,6 @@ class Sandbox(TokenIssuing):
                 self._ci = None
             self._servers = []
             raise
-        import tempfile
-
         self.home = tempfile.mkdtemp(prefix="faasauth-sandbox-home-")  # 0700
         self.started_in_ms = (time.perf_counter() - begun) * 1000
         return self
@@ -220,8 +220,6 @@ class Sandbox(TokenIssuing):
             self._tls.remove()
             self._tls = None
         if self.home is not None:
-            import shutil
-
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
 
@@ -235,14 +233,10 @@ class Sandbox(TokenIssuing):
                 tls=self._tls.context if self._tls is not None else None,
             )
         except OSError as exc:
-            why = (
-                "address already in use"
-                if exc.errno == errno.EADDRINUSE
-                else (exc.strerror or str(exc))
-            )
+            in_use = exc.errno == errno.EADDRINUSE
+            why = "address already in use" if in_use else (exc.strerror or str(exc))
             raise UsageFailure(
-                f"cannot listen on 127.0.0.1:{port} for the sandbox {origin}: {why}"
-            ) from None
+                f"cannot listen on 127.0.0.1:{port} for the sandbox {origin}: {why}") from None
 
     def _wire(
         self,
@@ -337,9 +331,7 @@ class Sandbox(TokenIssuing):
         return str(self._tls.ca_file) if self._tls is not None else None
 
     def env(self) -> dict[str, str]:
-        """What a client of the sandbox needs: its URLs and credentials, and a throw-away
-        FAASAUTH_HOME (removed at stop) with the file store, so that a `faasauth auth` run
-        with these variables never writes into the user's own store or keyring."""
+        """Its URLs and credentials, and a throw-away FAASAUTH_HOME (the user's store is safe)."""
         env = {
             "OPENFAAS_URL": self.gateway_url,
             "FAASAUTH_AUTHORITY": self.authority,
@@ -348,9 +340,8 @@ class Sandbox(TokenIssuing):
             "OPENFAAS_USERNAME": ADMIN_USER,
             "OPENFAAS_PASSWORD": self.admin_password,
             **(self._ci.env() if self._ci is not None else {}),
+            **({"FAASAUTH_HOME": self.home, "FAASAUTH_TOKEN_STORE": "file"} if self.home else {}),
         }
-        if self.home is not None:
-            env.update(FAASAUTH_HOME=self.home, FAASAUTH_TOKEN_STORE="file")
         if self.ca_file is not None:
             env.update(dict.fromkeys(CA_VARIABLES, self.ca_file))
         return env

@@ -64,3 +64,30 @@ def test_a_token_file_that_gives_no_login_is_a_401_saying_what_to_run(
     again = httpx.post(f"{proxy.url}/function/env-auth", content=b"")
     assert again.status_code == 200, again.text
     assert os.path.exists(path)
+
+
+def test_the_renewal_says_it_once_on_stderr_with_what_to_run(pod: tuple[Sandbox, Path]) -> None:
+    import threading
+
+    from faasauth.config.settings import resolve_settings
+    from faasauth.proxy.forward import Forwarder
+    from faasauth.proxy.renewal import Renewal
+    from faasauth.runtime import Runtime
+
+    sb, path = pod
+    forwarder = Forwarder(Runtime(resolve_settings(gateway=sb.gateway_url)))
+    forwarder.tokens("openfaas-fn:echo-auth")
+    said: list[str] = []
+    renewal = Renewal(forwarder, said.append, threading.Event())
+    path.unlink()
+    for _ in range(3):
+        renewal.once()
+    assert said == [
+        f"cannot renew the tokens: renewing the login for {sb.gateway_url}: cannot read the "
+        f"token file {path}: No such file or directory (hint: run: faasauth auth -g "
+        f"{sb.gateway_url} --ambient --token-file {path})"
+    ]
+    sb.ci.rotate()
+    renewal.once()
+    assert said[1:] == ["tokens renewed again"]
+    forwarder.rt.close()
