@@ -113,15 +113,9 @@ class Forwarder:
         login = self.rt.cache.find_login(self.gateway)
         if login is None or login.grant != "ambient" or not login.source:
             return hint
-        import shlex
+        from faasauth.tokens.login import auth_command
 
-        words = ["faasauth", "auth", "-g", self.gateway, "--ambient"]
-        if login.source.get("path"):
-            words += ["--token-file", login.source["path"]]
-        audience = login.source.get("audience")
-        if audience and audience != self.gateway:
-            words += ["--ambient-audience", audience]
-        command = "run: " + shlex.join(words)
+        command = "run: " + auth_command(self.gateway, login)
         return command if not hint or hint.startswith("run: ") else f"{hint}; then {command}"
 
     def forget_subject(self) -> None:

@@ -146,6 +146,15 @@ def auth_command(gateway: str | None, login: Login | None = None, *,
     import shlex
 
     where = f"-g {shlex.quote(gateway)} " if gateway else ""
+    if login is not None and login.grant == "ambient" and login.source:
+        # The pod's or job's identity again: --authority would ask for an IdP it never used.
+        words = ["--ambient"]
+        if login.source.get("path"):
+            words += ["--token-file", str(login.source["path"])]
+        audience = login.source.get("audience")
+        if audience and audience != login.gateway:
+            words += ["--ambient-audience", str(audience)]
+        return f"faasauth auth {where}{shlex.join(words)}"
     if login is not None and login.authority:
         arguments = auth_arguments(login.authority, login.client_id, login.grant, login.scope)
     else:

@@ -410,3 +410,19 @@ def test_only_ambient_logins_have_a_source() -> None:
     login = Login.from_entry(entry)
     assert login is not None and login.source == {"kind": "github", "audience": "x"}
     assert login.refreshable
+
+
+def test_the_hint_to_log_in_again_names_the_ambient_source() -> None:
+    """An ambient login is made again with --ambient (and its token file and audience), not
+    with --authority and --client-id it never had."""
+    from faasauth.tokens.login import Login, auth_command
+
+    login = Login("https://gw.example", grant="ambient",
+                  source={"kind": "file", "path": "/var/run/secrets/tokens/openfaas",
+                          "audience": "openfaas"})
+    assert auth_command("https://gw.example", login) == (
+        "faasauth auth -g https://gw.example --ambient --token-file "
+        "/var/run/secrets/tokens/openfaas --ambient-audience openfaas")
+    same = Login("https://gw.example", grant="ambient",
+                 source={"kind": "github", "audience": "https://gw.example"})
+    assert auth_command(None, same) == "faasauth auth --ambient"
