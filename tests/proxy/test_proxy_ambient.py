@@ -58,6 +58,10 @@ def test_a_token_file_that_gives_no_login_is_a_401_saying_what_to_run(
                         f"--token-file {path}")
     assert len(lines) == 2
     assert "www-authenticate" not in answer.headers
+    # The call's log line is written just after its answer is sent: give it a moment.
+    deadline = time.monotonic() + 5
+    while "token=none" not in proxy.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "token=none" in proxy.log() and "Traceback" not in proxy.log()
     # the kubelet writes a good token again: the next call works, no restart needed
     sb.ci.rotate()
