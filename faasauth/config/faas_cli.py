@@ -122,8 +122,9 @@ def parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
                 )
             return super().compose_node(parent, index)
 
-    loader = NoAliasLoader(text)
+    loader = None
     try:
+        loader = NoAliasLoader(text)  # its reader already refuses some characters
         node = loader.get_single_node()
         return (loader.construct_document(node) if node is not None else None), node
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an impossible date
@@ -134,7 +135,8 @@ def parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
             hint="fix or move the file; faasauth does not rewrite a file it cannot parse",
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_entries(path: Path) -> list[AuthEntry]:
