@@ -122,9 +122,9 @@ def parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
                 )
             return super().compose_node(parent, index)
 
-    loader: NoAliasLoader | None = None
+    loader = None
     try:
-        loader = NoAliasLoader(text)  # its reader refuses control characters already here
+        loader = NoAliasLoader(text)  # its reader already refuses some characters
         node = loader.get_single_node()
         return (loader.construct_document(node) if node is not None else None), node
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an impossible date
