@@ -25,14 +25,15 @@ ALLOWED: dict[str, set[str]] = {
     "store": BASE,
     "http": BASE,
     "relay": BASE,
+    "detach": {"errors"},  # --background's fork, for the proxy and the sandbox
     "runtime": BASE | {"store", "http", "relay"},
     "idp": BASE | {"store", "http", "runtime"},
     "gateway": BASE | {"store", "http", "runtime"},
     "flows": BASE | {"store", "http", "runtime", "idp", "gateway"},
     "cli": BASE | {"store", "http", "runtime", "idp", "gateway", "flows", "sandbox", "proxy"},
-    "proxy": BASE | {"store", "http", "relay", "runtime", "idp", "gateway", "flows"},
+    "proxy": BASE | {"store", "http", "relay", "runtime", "idp", "gateway", "flows", "detach"},
     "api": BASE | {"store", "http", "relay", "runtime", "idp", "gateway", "flows", "proxy"},
-    "sandbox": {"errors", "console", "__init__"},
+    "sandbox": {"errors", "console", "__init__", "detach"},
 }
 
 

@@ -17,14 +17,13 @@ import os
 import shlex
 import signal
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from faasauth.errors import FaasauthError, UsageFailure
+from faasauth.errors import UsageFailure
 from faasauth.runtime import Runtime
 
 STATUS_TIMEOUT = 2.0
@@ -196,46 +195,19 @@ def serve_in_background(rt: Runtime, options: ProxyOptions, *, out: TextIO, err:
     path = options.socket_path or default_socket(rt)
     claim_socket(path, rt.settings.gateway)  # refused here, in the caller's terminal
     log_path = path + ".log"
-    read_end, write_end = os.pipe()
-    out.flush()
-    err.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: serve until stopped
-        code = 1
-        try:
-            os.close(read_end)
-            os.setsid()
-            null = os.open(os.devnull, os.O_RDWR)
-            log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.dup2(null, 0)
-            os.dup2(null, 1)
-            os.dup2(log_fd, 2)
-            log = os.fdopen(log_fd, "w", buffering=1)
-            sys.stderr = log
-            code = serve(rt, options, out=os.fdopen(write_end, "w"), err=log, close_out=True)
-        except FaasauthError as exc:
-            print(f"faasauth: {exc.message}", file=sys.stderr)
-            if exc.hint:
-                print(f"hint: {exc.hint}", file=sys.stderr)
-            code = int(exc.exit_code)
-        except BaseException:  # never back into the caller's code
-            import traceback
+    from faasauth.detach import run_detached
 
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        lines = pipe.read()
-    if not lines.strip():
-        _, status = os.waitpid(pid, 0)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    pid, lines, status = run_detached(
+        lambda exports, log: serve(rt, options, out=exports, err=log, close_out=True),
+        log_fd, stdout_to_log=False, out=out, err=err)
+    if status is not None:
         try:
             with open(log_path, encoding="utf-8", errors="replace") as log:
                 err.write(log.read()[-4000:])
         except OSError:
             pass
-        code = os.waitstatus_to_exitcode(status)
-        return code if code > 0 else 3
+        return status if status > 0 else 3
     out.write(lines)
     out.flush()
     print(f"faasauth proxy: serving {rt.settings.gateway} in the background as process {pid} "

@@ -14,7 +14,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from faasauth.errors import FaasauthError
 from faasauth.sandbox.ci import describe as ci_describe
 from faasauth.sandbox import user_functions
 from faasauth.sandbox.core import Sandbox
@@ -190,46 +188,21 @@ def serve_in_background(options: Options, *, out: TextIO, err: TextIO) -> int:
               file=err)
         return 2
     log_fd, log_path = tempfile.mkstemp(prefix="faasauth-sandbox-", suffix=".log")
-    read_end, write_end = os.pipe()
-    out.flush()
-    err.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: serve until SIGTERM
-        code = 1
-        try:
-            os.close(read_end)
-            os.setsid()
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(log_fd, 1)
-            os.dup2(log_fd, 2)
-            log = os.fdopen(log_fd, "w", buffering=1)
-            exports = os.fdopen(write_end, "w")
-            code = serve(options, out=exports, err=log, close_out=True)
-            if code == 0:  # stopped cleanly: nothing left to look into
-                os.unlink(log_path)
-        except FaasauthError as exc:  # said as the foreground sandbox says it
-            print(f"faasauth: {exc.message}", file=sys.stderr)
-            if exc.hint:
-                print(f"hint: {exc.hint}", file=sys.stderr)
-            code = int(exc.exit_code)
-        except BaseException:  # never back into the parent's code
-            import traceback
+    from faasauth.detach import run_detached
 
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    os.close(log_fd)
-    with os.fdopen(read_end) as exports:
-        lines = exports.read()
-    if not lines.strip():
-        _, status = os.waitpid(pid, 0)
+    def serve_detached(exports: TextIO, log: TextIO) -> int:
+        code = serve(options, out=exports, err=log, close_out=True)
+        if code == 0:  # stopped cleanly: nothing left to look into
+            os.unlink(log_path)
+        return code
+
+    pid, lines, status = run_detached(serve_detached, log_fd, stdout_to_log=True,
+                                      out=out, err=err)
+    if status is not None:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             err.write(log.read())
         os.unlink(log_path)
-        code = os.waitstatus_to_exitcode(status)
-        return code if code > 0 else 3
+        return status if status > 0 else 3
     out.write(lines)
     out.write(f"export FAASAUTH_SANDBOX_PID={pid}\n")
     out.flush()
