@@ -71,9 +71,34 @@ def test_unexpected_exception_is_exit_5_without_traceback(run_cli, monkeypatch) 
     assert result.code == 5
     assert result.err.splitlines() == [
         "faasauth: internal error: ZeroDivisionError",
-        "hint: rerun with --verbose and report it at the faasauth issue tracker",
+        "hint: rerun with --verbose and report it at https://github.com/faasauth/faasauth/issues",
     ]
     assert "Traceback" not in result.err
+
+
+def test_the_issue_tracker_named_is_the_projects() -> None:
+    from faasauth.cli.about import ISSUES_URL
+    from test_readme import project_urls
+
+    assert ISSUES_URL == project_urls()["Issues"]
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        (["invoke", "\udcff"], "faasauth: the argument '\\xff' is not UTF-8 text"),
+        (["invoke", "figlet", "-n", "a\udcfe"], "faasauth: the value of -n is not UTF-8 text: 'a\\xfe'"),
+        (["invoke", "figlet", "--query=q=\udcfe"],
+         "faasauth: the value of --query is not UTF-8 text: 'q=\\xfe'"),
+        (["exchange", "-a", "fn:\udcfe"], "faasauth: the value of -a is not UTF-8 text: 'fn:\\xfe'"),
+    ],
+)
+def test_bytes_that_are_not_utf8_are_a_usage_error(run_cli, args: list[str], first: str) -> None:
+    """Issue 22 item 8: they ended in `internal error: UnicodeEncodeError` (exit 5)."""
+    result = run_cli(*args)
+    assert result.code == 2, result.err
+    assert result.err.splitlines()[0] == first
+    assert result.err.splitlines()[1].startswith("hint: names, namespaces, queries and URLs are UTF-8")
 
 
 @pytest.mark.parametrize("flag_first", [True, False])
