@@ -105,8 +105,14 @@ def renew(rt: Runtime, login: Login) -> Login:
         )
         call = GrantCall(request, ProviderEndpoints(login.token_endpoint), client, _no_prompt)
         return login_from(rt, client_credentials(rt, call), **settings)
+    hint = login_hint(rt, login)
+    if login.grant == "client_credentials" and not secret and not public:
+        # The secret is never stored: a client-credentials login renews with the one the
+        # environment gives (it must be this login's client's).
+        hint = (f"set FAASAUTH_CLIENT_SECRET (or FAASAUTH_CLIENT_SECRET_FILE) to "
+                f"{login.client_id}'s secret to renew it, or {hint}")
     raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}",
-                      hint=login_hint(rt, login))
+                      hint=hint)
 
 
 def login_hint(rt: Runtime, login: Login | None = None) -> str:

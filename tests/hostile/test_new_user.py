@@ -122,3 +122,17 @@ def test_network_errors_say_what_and_where_in_words(
     assert "does not speak TLS" in not_tls.err and "try http://" in not_tls.err
     for text in (closed.err, not_tls.err):
         assert "Error" not in text and "WRONG_VERSION" not in text and "SSL" not in text
+
+
+def test_an_expired_client_credentials_login_names_the_secret_variable(
+    run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22 item 17: the hint named only `faasauth auth ...`."""
+    _store(GATEWAY)
+    monkeypatch.delenv("FAASAUTH_CLIENT_SECRET", raising=False)
+    result = run("exchange", "-g", GATEWAY)
+    assert result.code == 4
+    assert "has expired and it cannot be renewed" in result.err
+    hint = result.err.splitlines()[-1]
+    assert hint.startswith("hint: set FAASAUTH_CLIENT_SECRET (or FAASAUTH_CLIENT_SECRET_FILE) "
+                           "to ci's secret to renew it, or run: faasauth auth"), hint
