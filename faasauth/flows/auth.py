@@ -222,11 +222,20 @@ def describe(login: Login, now: float) -> str:
     who = login.subject or "an unnamed subject"
     issuer = f" ({login.issuer})" if login.issuer else ""
     left = login.seconds_left(now)
-    life = "" if left is None else f"; the token is valid for {int(left // 60)} min"
+    life = "" if left is None else f"; the token is valid for {lifetime(left)}"
     renew = ", renewable" if login.refresh_token else ""
     if login.grant == "ambient" and login.source:
-        renew = f", renewed from {_source_text(login.source)} as it nears expiry"
+        if login.source.get("kind") == "gitlab":
+            # A CI variable is fixed for the job: nothing can fetch a fresher one.
+            renew = f" (GitLab CI's ${login.source.get('variable')}, fixed for the job)"
+        else:
+            renew = f", renewed from {_source_text(login.source)} as it nears expiry"
     return f"Logged in to {login.gateway} as {who}{issuer}{life}{renew}."
+
+
+def lifetime(seconds: float) -> str:
+    """`45 s` under a minute (not `0 min`), else whole minutes."""
+    return f"{max(0, int(seconds))} s" if seconds < 60 else f"{int(seconds // 60)} min"
 
 
 def _source_text(source: dict[str, str]) -> str:

@@ -141,7 +141,11 @@ def login_from_ambient(rt: Runtime, source: AmbientSource) -> Login:
     )
     login.access_token = None  # the JWT is kept once, as the ID token it is
     if login.expires_at is not None and login.expires_at <= rt.now():
-        raise LoginFailed(f"the token from {source.describe()} has already expired")
+        hint = None
+        if source.kind == "gitlab":
+            hint = ("a GitLab id_tokens: token is fixed for the job and lasts about as long as "
+                    "its timeout: run faasauth in a job of its own, or give it a longer timeout")
+        raise LoginFailed(f"the token from {source.describe()} has already expired", hint=hint)
     return login
 
 
