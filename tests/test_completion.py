@@ -93,6 +93,9 @@ def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
     assert bash_complete(["faasauth", "exchange", "-o", ""], tmp_path, home) == [
         "token", "header", "json"]
     assert bash_complete(["faasauth", "completion", ""], tmp_path, home) == ["bash", "zsh", "fish"]
+    # `implicit` is refused with its reason, never offered (issue 22 item 15)
+    assert bash_complete(["faasauth", "auth", "--grant", ""], tmp_path, home) == [
+        "code", "device_code", "device", "client_credentials"]
 
 
 def test_bash_completes_function_names_from_stack_and_memory(tmp_path: Path) -> None:

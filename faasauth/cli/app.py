@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         print("", file=sys.stderr)
         code = 130
     except click.ClickException as exc:
-        _usage_error(exc)
+        _usage_error(exc, args)
         code = exc.exit_code
     except BrokenPipeError:
         # `faasauth ... | head`: the reader left; nothing more to say to anyone.
@@ -171,14 +171,17 @@ def _keep_async_backends_out() -> None:
             sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
-def _usage_error(exc: click.ClickException) -> None:
+def _usage_error(exc: click.ClickException, args: list[str]) -> None:
     """click's own errors in faasauth's one-line form: `faasauth: ...` and a `hint:`."""
     from faasauth.console import error
 
     # One line: click 8.2+ lists a Choice's values on lines of their own ("Choose from:\n\tbash,").
     message = " ".join(exc.format_message().split()).rstrip(".")
     context = getattr(exc, "ctx", None)
-    where = context.command_path if context is not None else "faasauth"
+    # click's parser raises some errors (an option missing its value) without a context:
+    # the command is then the first argument that names one.
+    named = next((arg for arg in args if arg in COMMANDS), None) if context is None else None
+    where = context.command_path if context is not None else f"faasauth {named or ''}".strip()
     hint = f"see '{where} --help'"
     if message.startswith("No such command"):
         import difflib

@@ -173,6 +173,38 @@ def test_usage_errors_are_exit_2_without_traceback(run_cli, args: list[str]) -> 
     assert result.err.startswith("faasauth: ") and "\nhint: " in result.err  # one form
 
 
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [(["exchange", "-o"], "see 'faasauth exchange --help'"),
+     (["invoke", "x", "-m"], "see 'faasauth invoke --help'"),
+     (["-v", "invoke", "x", "-H"], "see 'faasauth invoke --help'")],
+)
+def test_a_missing_option_value_hints_at_the_commands_help(run_cli, args: list[str], hint: str) -> None:
+    """Issue 22 item 13: click raises it without a context; the hint said `faasauth --help`."""
+    result = run_cli(*args)
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == f"hint: {hint}"
+
+
+def test_help_of_an_unknown_command_lists_the_commands(run_cli) -> None:
+    """Issue 22 item 14: `faasauth help nope` suggested `invoke`."""
+    result = run_cli("help", "nope")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        "faasauth: there is no command 'nope'; the commands are auth, exchange, invoke, status, "
+        "logout, proxy, sandbox, completion, help")
+    assert "did you mean" not in result.err
+
+
+def test_grant_help_leaves_implicit_out_and_still_refuses_it_with_the_reason(run_cli) -> None:
+    """Issue 22 item 15."""
+    assert "implicit" not in run_cli("auth", "--help").out
+    result = run_cli("auth", "--grant", "implicit", "--authority", "http://127.0.0.1:9",
+                     "--client-id", "x")
+    assert result.code == 2
+    assert "the implicit grant is not supported: OAuth 2.1 drops it" in result.err
+
+
 def test_console_script_entry_point(gateway: Gateway) -> None:
     """`python -m faasauth` is the same main(): real exit codes, stdout only the token."""
     env = subprocess_env(FAASAUTH_SUBJECT_TOKEN="subject-token-123")
