@@ -137,14 +137,22 @@ def test_method_is_upper_case_in_help_errors_and_completion(
 def test_status_and_logout_offer_no_network_options(
     name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """They only read or remove what is stored: no TLS, timeout or request log to set."""
+    """They only read or remove what is stored: no TLS or timeout to set. -v is accepted, as
+    after any command (the README says so; issue 22 item 10), though nothing is sent."""
     from faasauth.cli.app import main
 
     command = cli.get_command(click.Context(cli), name)
     assert command is not None
     offered = {opt for p in command.params for opt in p.opts}
     assert {"-g", "-f", "--envsubst"} <= offered
-    assert not offered & {"--tls-no-verify", "--cacert", "--timeout", "-v", "--verbose"}
+    assert not offered & {"--tls-no-verify", "--cacert", "--timeout"}
     with pytest.raises(SystemExit) as exit_:
         main([name, "--timeout", "5"])
     assert exit_.value.code == 2
+    for verbose in ("-v", "--verbose"):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            main([name, verbose])
+        err = capsys.readouterr().err
+        assert exit_.value.code in (0, 4), err  # 4: status, not logged in
+        assert "no such option" not in err

@@ -93,6 +93,9 @@ def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
     assert bash_complete(["faasauth", "exchange", "-o", ""], tmp_path, home) == [
         "token", "header", "json"]
     assert bash_complete(["faasauth", "completion", ""], tmp_path, home) == ["bash", "zsh", "fish"]
+    # `implicit` is refused with its reason, never offered (issue 22 item 15)
+    assert bash_complete(["faasauth", "auth", "--grant", ""], tmp_path, home) == [
+        "code", "device_code", "device", "client_credentials"]
 
 
 def test_bash_completes_function_names_from_stack_and_memory(tmp_path: Path) -> None:
@@ -217,3 +220,17 @@ def test_the_list_is_never_asked_through_a_redirect(httpserver) -> None:
     assert list_functions(httpserver.url_for("").rstrip("/"), "dev", authorization=None,
                           timeout=1) == ["figlet", "nodeinfo"]
     assert httpserver.log[0][0].args["namespace"] == "dev"
+
+
+def test_the_readmes_bashrc_line_works_without_bash_completion(tmp_path: Path) -> None:
+    """Issue 22 item 3: the install step needs the bash-completion package; the README gives
+    the ~/.bashrc line for a bash without it, and that line registers the completion."""
+    readme = " ".join((COMPLETIONS.parent / "README.md").read_text().split())
+    line = "source <(faasauth completion bash)"
+    assert "the `bash-completion` package" in readme and f"`{line}`" in readme
+    bin_dir = Path(sys.executable).parent
+    env = {**shell_env(tmp_path / "home"), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "--norc", "--noprofile", "-c", f"{line} && complete -p faasauth"],
+                          capture_output=True, text=True, env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "_faasauth_completion" in done.stdout

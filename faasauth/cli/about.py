@@ -14,6 +14,10 @@ from typing import Mapping
 
 from faasauth import __version__
 
+# pyproject.toml's [project.urls] Issues (tests/foundation/test_cli.py keeps them equal):
+# where the internal-error hint sends a bug report.
+ISSUES_URL = "https://github.com/faasauth/faasauth/issues"
+
 
 def version_lines(env: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env

@@ -101,13 +101,14 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     code: int
     try:
+        _check_text_arguments(args)
         result = cli.main(args=args, prog_name="faasauth", standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except (click.exceptions.Abort, KeyboardInterrupt):
         print("", file=sys.stderr)
         code = 130
     except click.ClickException as exc:
-        _usage_error(exc)
+        _usage_error(exc, args)
         code = exc.exit_code
     except BrokenPipeError:
         # `faasauth ... | head`: the reader left; nothing more to say to anyone.
@@ -120,6 +121,40 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _silence_stdout()
     sys.exit(int(code))
+
+
+# Options whose value is a path: any bytes are a valid one on POSIX.
+PATH_OPTIONS = ("--cacert", "-f", "--yaml", "--iam", "--stack")
+
+
+def _check_text_arguments(args: list[str]) -> None:
+    """Names, namespaces, queries and URLs are text: bytes that are not UTF-8 (carried by
+    Python as surrogate escapes) are a usage error naming the option, not an internal error
+    where they are first encoded. Paths, and what follows `--`, are passed on as they are."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return
+        if not any("\udc80" <= char <= "\udcff" for char in arg):
+            continue
+        previous = args[index - 1] if index else ""
+        if arg.startswith("-") and "=" in arg:
+            option, arg = arg.split("=", 1)
+        elif previous.startswith("-") and "=" not in previous:
+            option = previous
+        else:
+            option = ""
+        if option in PATH_OPTIONS or option.endswith("-file"):
+            continue
+        from faasauth.errors import UsageFailure
+
+        shown = repr(os.fsencode(arg))[2:-1]
+        what = f"the value of {option}" if option else f"the argument '{shown}'"
+        command = args[0] if args and args[0] in COMMANDS else None
+        raise UsageFailure(
+            f"{what} is not UTF-8 text" + (f": '{shown}'" if option else ""),
+            hint="names, namespaces, queries and URLs are UTF-8; see 'faasauth"
+                 + (f" {command}" if command else "") + " --help'",
+        )
 
 
 def _keep_async_backends_out() -> None:
@@ -136,14 +171,17 @@ def _keep_async_backends_out() -> None:
             sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
-def _usage_error(exc: click.ClickException) -> None:
+def _usage_error(exc: click.ClickException, args: list[str]) -> None:
     """click's own errors in faasauth's one-line form: `faasauth: ...` and a `hint:`."""
     from faasauth.console import error
 
     # One line: click 8.2+ lists a Choice's values on lines of their own ("Choose from:\n\tbash,").
     message = " ".join(exc.format_message().split()).rstrip(".")
     context = getattr(exc, "ctx", None)
-    where = context.command_path if context is not None else "faasauth"
+    # click's parser raises some errors (an option missing its value) without a context:
+    # the command is then the first argument that names one.
+    named = next((arg for arg in args if arg in COMMANDS), None) if context is None else None
+    where = context.command_path if context is not None else f"faasauth {named or ''}".strip()
     hint = f"see '{where} --help'"
     if message.startswith("No such command"):
         import difflib
@@ -165,6 +203,7 @@ def _usage_error(exc: click.ClickException) -> None:
 
 def _report(exc: Exception, *, verbose: bool) -> int:
     # Imported here, not at the top: `--help` never needs them.
+    from faasauth.cli.about import ISSUES_URL
     from faasauth.console import error
     from faasauth.errors import ExitCode, FaasauthError
 
@@ -177,7 +216,7 @@ def _report(exc: Exception, *, verbose: bool) -> int:
         traceback.print_exc()
     error(
         f"internal error: {type(exc).__name__}",
-        hint="rerun with --verbose and report it at the faasauth issue tracker",
+        hint=f"rerun with --verbose and report it at {ISSUES_URL}",
     )
     return int(ExitCode.INTERNAL)
 

@@ -113,3 +113,15 @@ class _Method(_ParamType):
 
 
 METHOD = _Method()
+
+
+class GrantChoice(click.Choice[str]):
+    """--grant: its choices in help and completion; `implicit` is accepted only to be
+    refused with the reason (faasauth.idp.grants), never offered."""
+
+    REFUSED = ("implicit",)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value in self.REFUSED:
+            return value
+        return super().convert(value, param, ctx)

@@ -149,8 +149,9 @@ def _log_in(
     try:
         response, call = obtain(rt, login_request, prompt, browser)
     except LoginFailed as failure:
-        _say_where_the_secret_came_from(rt, failure, request)
-        _with_command_to_retry(rt, failure, login_request.grant, request)
+        _say_where_the_secret_came_from(rt, failure, request, login_request.chosen_grant)
+        _with_command_to_retry(rt, failure, login_request.grant, request,
+                               login_request.chosen_grant)
         raise
     grant = cast(LoginGrant, call.request.chosen_grant)  # one of GRANT_NAMES, all stored
     return login_from(
@@ -161,28 +162,38 @@ def _log_in(
 
 
 def _say_where_the_secret_came_from(
-    rt: Runtime, failure: LoginFailed, request: AuthRequest
+    rt: Runtime, failure: LoginFailed, request: AuthRequest, grant: str | None
 ) -> None:
-    """`invalid_client` with a secret nobody passed on this command line: it came from the
-    environment (sourced sandbox exports, a CI variable), which a public client must not send."""
-    if "invalid_client" not in failure.message or request.client_secret_file:
+    """`invalid_client` after a client secret was sent: say that it was refused and where it
+    came from (--client-secret-file, or the environment: sourced sandbox exports, a CI
+    variable). A person's grant may be a public client's, which must send none; the client
+    credentials grant is always a confidential client's, whose secret is then wrong."""
+    if "invalid_client" not in failure.message:
         return
-    source = next((name for name in ("FAASAUTH_CLIENT_SECRET_FILE", "FAASAUTH_CLIENT_SECRET")
-                   if rt.env.get(name)), None)
-    if source is None:
+    env_source = next((name for name in ("FAASAUTH_CLIENT_SECRET_FILE", "FAASAUTH_CLIENT_SECRET")
+                       if rt.env.get(name)), None)
+    if request.client_secret_file:
+        source, unset = f"--client-secret-file {request.client_secret_file}", "leave it out"
+    elif env_source is not None:
+        source, unset = env_source, f"env -u {env_source} faasauth auth ..."
+    else:
         return
-    failure.hint = (
-        f"a client secret was sent because {source} is set; for a public client, drop it: "
-        f"env -u {source} faasauth auth ..."
-    )
+    client = request.client_id or "the client"
+    if grant == "client_credentials":
+        failure.hint = (f"the client secret from {source} was refused: check that it is "
+                        f"{client}'s current secret at the identity provider")
+    else:
+        failure.hint = (f"the client secret from {source} was refused: check it; if {client} "
+                        f"is a public client, send none: {unset}")
 
 
 def _with_command_to_retry(
-    rt: Runtime, failure: LoginFailed, grant: str | None, request: AuthRequest
+    rt: Runtime, failure: LoginFailed, grant: str | None, request: AuthRequest, chosen: str
 ) -> None:
     """A person's login that was refused, expired or timed out: its hint ends with the
     command that tries again (the same one, flags and all, secrets never among them)."""
-    if grant not in (None, "code", "device", "device_code") or not failure.hint:
+    if chosen == "client_credentials" or grant not in (None, "code", "device", "device_code") \
+            or not failure.hint:
         return
     from faasauth.config.settings import DEFAULT_GATEWAY
     from faasauth.tokens.login import auth_command
@@ -211,11 +222,20 @@ def describe(login: Login, now: float) -> str:
     who = login.subject or "an unnamed subject"
     issuer = f" ({login.issuer})" if login.issuer else ""
     left = login.seconds_left(now)
-    life = "" if left is None else f"; the token is valid for {int(left // 60)} min"
+    life = "" if left is None else f"; the token is valid for {lifetime(left)}"
     renew = ", renewable" if login.refresh_token else ""
     if login.grant == "ambient" and login.source:
-        renew = f", renewed from {_source_text(login.source)} as it nears expiry"
+        if login.source.get("kind") == "gitlab":
+            # A CI variable is fixed for the job: nothing can fetch a fresher one.
+            renew = f" (GitLab CI's ${login.source.get('variable')}, fixed for the job)"
+        else:
+            renew = f", renewed from {_source_text(login.source)} as it nears expiry"
     return f"Logged in to {login.gateway} as {who}{issuer}{life}{renew}."
+
+
+def lifetime(seconds: float) -> str:
+    """`45 s` under a minute (not `0 min`), else whole minutes."""
+    return f"{max(0, int(seconds))} s" if seconds < 60 else f"{int(seconds // 60)} min"
 
 
 def _source_text(source: dict[str, str]) -> str:

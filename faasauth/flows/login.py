@@ -105,8 +105,14 @@ def renew(rt: Runtime, login: Login) -> Login:
         )
         call = GrantCall(request, ProviderEndpoints(login.token_endpoint), client, _no_prompt)
         return login_from(rt, client_credentials(rt, call), **settings)
+    hint = login_hint(rt, login)
+    if login.grant == "client_credentials" and not secret and not public:
+        # The secret is never stored: a client-credentials login renews with the one the
+        # environment gives (it must be this login's client's).
+        hint = (f"set FAASAUTH_CLIENT_SECRET (or FAASAUTH_CLIENT_SECRET_FILE) to "
+                f"{login.client_id}'s secret to renew it, or {hint}")
     raise NotLoggedIn(f"the stored login for {login.gateway} has expired and {problem}",
-                      hint=login_hint(rt, login))
+                      hint=hint)
 
 
 def login_hint(rt: Runtime, login: Login | None = None) -> str:
@@ -135,7 +141,11 @@ def login_from_ambient(rt: Runtime, source: AmbientSource) -> Login:
     )
     login.access_token = None  # the JWT is kept once, as the ID token it is
     if login.expires_at is not None and login.expires_at <= rt.now():
-        raise LoginFailed(f"the token from {source.describe()} has already expired")
+        hint = None
+        if source.kind == "gitlab":
+            hint = ("a GitLab id_tokens: token is fixed for the job and lasts about as long as "
+                    "its timeout: run faasauth in a job of its own, or give it a longer timeout")
+        raise LoginFailed(f"the token from {source.describe()} has already expired", hint=hint)
     return login
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from faasauth.errors import TransientFailure
+from faasauth.errors import TransientFailure, UsageFailure
 from faasauth.store.backends import KEYRING_SERVICE, Entry, TokenStore, decode_entry, encode_entry
 from faasauth.store.home import Home
 
@@ -22,7 +22,18 @@ def _keyring_call(action: str, call: Callable[[], T]) -> T:
     try:
         return call()
     except Exception as exc:
-        raise TransientFailure(f"the OS keyring failed to {action}: {type(exc).__name__}") from exc
+        from keyring.errors import NoKeyringError
+
+        if isinstance(exc, NoKeyringError):
+            raise UsageFailure(
+                "FAASAUTH_TOKEN_STORE=keyring, but no OS keyring backend is available here",
+                hint=FILE_HINT,
+            ) from exc
+        raise TransientFailure(f"the OS keyring failed to {action}: {type(exc).__name__}",
+                               hint=FILE_HINT) from exc
+
+
+FILE_HINT = "set FAASAUTH_TOKEN_STORE=file to keep tokens in files (mode 0600) instead"
 
 
 class KeyringStore(TokenStore):

@@ -5,6 +5,7 @@ one line with the documented exit code."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -265,6 +266,27 @@ def test_gitlab_id_tokens_variable(
     # The sandbox's default Role allows openfaas/demo, the sandbox's GitLab project.
     result = run_cli("invoke", "echo-auth", stdin="from gitlab")
     assert (result.code, result.out) == (0, "from gitlab"), result.err
+
+
+def test_gitlab_login_says_how_long_it_lasts_and_not_that_it_renews(
+    make_sandbox: Callable[..., Sandbox], run_cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 22 item 16: a CI variable cannot be renewed; "valid for 0 min" for a short one."""
+    sb = make_sandbox(ci="gitlab", ci_token_ttl=2)
+    in_job(monkeypatch, sb)
+    result = run_cli("auth", "--ambient")
+    assert result.code == 0, result.err
+    assert "renewed" not in result.err and "0 min" not in result.err
+    assert re.search(r"; the token is valid for [12] s \(GitLab CI's "
+                     r"\$OPENFAAS_ID_TOKEN, fixed for the job\)\.$", result.err.splitlines()[0]), result.err
+    time.sleep(2.5)
+    for args in (("auth", "--ambient"), ("exchange", "-a", "openfaas-fn:echo-auth")):
+        expired = run_cli(*args)
+        assert expired.code == 4, expired.err
+        assert "has already expired" in only_line(expired)
+        assert expired.err.splitlines()[1].startswith(
+            "hint: a GitLab id_tokens: token is fixed for the job"), expired.err
 
 
 def test_gitlab_job_without_id_tokens(

@@ -71,9 +71,34 @@ def test_unexpected_exception_is_exit_5_without_traceback(run_cli, monkeypatch) 
     assert result.code == 5
     assert result.err.splitlines() == [
         "faasauth: internal error: ZeroDivisionError",
-        "hint: rerun with --verbose and report it at the faasauth issue tracker",
+        "hint: rerun with --verbose and report it at https://github.com/faasauth/faasauth/issues",
     ]
     assert "Traceback" not in result.err
+
+
+def test_the_issue_tracker_named_is_the_projects() -> None:
+    from faasauth.cli.about import ISSUES_URL
+    from test_readme import project_urls
+
+    assert ISSUES_URL == project_urls()["Issues"]
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        (["invoke", "\udcff"], "faasauth: the argument '\\xff' is not UTF-8 text"),
+        (["invoke", "figlet", "-n", "a\udcfe"], "faasauth: the value of -n is not UTF-8 text: 'a\\xfe'"),
+        (["invoke", "figlet", "--query=q=\udcfe"],
+         "faasauth: the value of --query is not UTF-8 text: 'q=\\xfe'"),
+        (["exchange", "-a", "fn:\udcfe"], "faasauth: the value of -a is not UTF-8 text: 'fn:\\xfe'"),
+    ],
+)
+def test_bytes_that_are_not_utf8_are_a_usage_error(run_cli, args: list[str], first: str) -> None:
+    """Issue 22 item 8: they ended in `internal error: UnicodeEncodeError` (exit 5)."""
+    result = run_cli(*args)
+    assert result.code == 2, result.err
+    assert result.err.splitlines()[0] == first
+    assert result.err.splitlines()[1].startswith("hint: names, namespaces, queries and URLs are UTF-8")
 
 
 @pytest.mark.parametrize("flag_first", [True, False])
@@ -146,6 +171,38 @@ def test_usage_errors_are_exit_2_without_traceback(run_cli, args: list[str]) -> 
     assert result.code == 2
     assert "Traceback" not in result.err and result.out == ""
     assert result.err.startswith("faasauth: ") and "\nhint: " in result.err  # one form
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [(["exchange", "-o"], "see 'faasauth exchange --help'"),
+     (["invoke", "x", "-m"], "see 'faasauth invoke --help'"),
+     (["-v", "invoke", "x", "-H"], "see 'faasauth invoke --help'")],
+)
+def test_a_missing_option_value_hints_at_the_commands_help(run_cli, args: list[str], hint: str) -> None:
+    """Issue 22 item 13: click raises it without a context; the hint said `faasauth --help`."""
+    result = run_cli(*args)
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == f"hint: {hint}"
+
+
+def test_help_of_an_unknown_command_lists_the_commands(run_cli) -> None:
+    """Issue 22 item 14: `faasauth help nope` suggested `invoke`."""
+    result = run_cli("help", "nope")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        "faasauth: there is no command 'nope'; the commands are auth, exchange, invoke, status, "
+        "logout, proxy, sandbox, completion, help")
+    assert "did you mean" not in result.err
+
+
+def test_grant_help_leaves_implicit_out_and_still_refuses_it_with_the_reason(run_cli) -> None:
+    """Issue 22 item 15."""
+    assert "implicit" not in run_cli("auth", "--help").out
+    result = run_cli("auth", "--grant", "implicit", "--authority", "http://127.0.0.1:9",
+                     "--client-id", "x")
+    assert result.code == 2
+    assert "the implicit grant is not supported: OAuth 2.1 drops it" in result.err
 
 
 def test_console_script_entry_point(gateway: Gateway) -> None:

@@ -115,4 +115,16 @@ def test_explicit_keyring_that_fails_is_one_line_exit_3(gateway: Gateway, backen
     assert code == 3, err
     assert out == "" and "Traceback" not in err
     assert err.strip().startswith("faasauth: the OS keyring failed to read")
-    assert len(err.strip().splitlines()) == 1
+    assert err.strip().splitlines()[1:] == [
+        "hint: set FAASAUTH_TOKEN_STORE=file to keep tokens in files (mode 0600) instead"]
+
+
+def test_explicit_keyring_where_there_is_none_says_so_with_the_way_out(gateway: Gateway) -> None:
+    """Issue 22 item 18: `NoKeyringError` and no hint."""
+    env = auto_env("keyring.backends.fail.Keyring", FAASAUTH_TOKEN_STORE="keyring")
+    code, out, err, _ = run_probe("exchange", "-g", gateway.url, env=env)
+    assert code == 2 and out == "", err
+    assert err.splitlines() == [
+        "faasauth: FAASAUTH_TOKEN_STORE=keyring, but no OS keyring backend is available here",
+        "hint: set FAASAUTH_TOKEN_STORE=file to keep tokens in files (mode 0600) instead",
+    ]

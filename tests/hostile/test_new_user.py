@@ -73,8 +73,36 @@ def test_a_public_client_refused_for_an_environment_secret_says_where_it_came_fr
     result = run("auth", "--grant", "device", "--authority", hostile.url,
                  "--client-id", "faasauth-cli", "--no-browser")
     assert result.code == 4
-    assert "FAASAUTH_CLIENT_SECRET is set" in result.err
-    assert "env -u FAASAUTH_CLIENT_SECRET" in result.err
+    assert "the client secret from FAASAUTH_CLIENT_SECRET was refused" in result.err
+    assert "if faasauth-cli is a public client, send none: env -u FAASAUTH_CLIENT_SECRET" in result.err
+
+
+@pytest.mark.parametrize("where", ["env", "file"])
+def test_a_confidential_clients_refused_secret_says_where_it_came_from(
+    hostile: HostileServer, run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch,
+    tmp_path, where: str,
+) -> None:
+    """Issue 22 item 6: a wrong secret got "for a public client, drop it" (from the
+    environment) or no hint at all (from --client-secret-file)."""
+    hostile.discovery()
+    hostile.route("/token")(lambda r: r.json(401, {
+        "error": "invalid_client", "error_description": "client authentication failed"}))
+    args = ["auth", "--authority", hostile.url, "--client-id", "ci-bot"]
+    if where == "env":
+        monkeypatch.setenv("FAASAUTH_CLIENT_SECRET", "a-wrong-secret-value")
+        source = "FAASAUTH_CLIENT_SECRET"
+    else:
+        secret = tmp_path / "secret"
+        secret.write_text("a-wrong-secret-value\n")
+        secret.chmod(0o600)
+        args += ["--client-secret-file", str(secret)]
+        source = f"--client-secret-file {secret}"
+    result = run(*args)
+    assert result.code == 4
+    hint = result.err.splitlines()[-1]
+    assert hint == (f"hint: the client secret from {source} was refused: check that it is "
+                    "ci-bot's current secret at the identity provider"), result.err
+    assert "public client" not in result.err and "a-wrong-secret-value" not in result.err
 
 
 
@@ -94,3 +122,17 @@ def test_network_errors_say_what_and_where_in_words(
     assert "does not speak TLS" in not_tls.err and "try http://" in not_tls.err
     for text in (closed.err, not_tls.err):
         assert "Error" not in text and "WRONG_VERSION" not in text and "SSL" not in text
+
+
+def test_an_expired_client_credentials_login_names_the_secret_variable(
+    run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22 item 17: the hint named only `faasauth auth ...`."""
+    _store(GATEWAY)
+    monkeypatch.delenv("FAASAUTH_CLIENT_SECRET", raising=False)
+    result = run("exchange", "-g", GATEWAY)
+    assert result.code == 4
+    assert "has expired and it cannot be renewed" in result.err
+    hint = result.err.splitlines()[-1]
+    assert hint.startswith("hint: set FAASAUTH_CLIENT_SECRET (or FAASAUTH_CLIENT_SECRET_FILE) "
+                           "to ci's secret to renew it, or run: faasauth auth"), hint

@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from faasauth.cli.options import gateway_options, make_runtime
+from faasauth.cli.params import GrantChoice
 
 
 @click.command("auth")
@@ -12,8 +13,7 @@ from faasauth.cli.options import gateway_options, make_runtime
 @click.option("--client-id", envvar="FAASAUTH_CLIENT_ID", metavar="ID",
               help="OAuth client id. [env: FAASAUTH_CLIENT_ID]")
 @click.option("--grant", envvar="FAASAUTH_GRANT",
-              type=click.Choice(
-                  ["code", "device_code", "device", "client_credentials", "implicit"]),
+              type=GrantChoice(["code", "device_code", "device", "client_credentials"]),
               help="code: the browser login (authorization code with PKCE); device_code (or "
               "device): a code to approve on another device; client_credentials: a machine. "
               "Default: client_credentials when a client secret is available, else code when "

@@ -24,6 +24,7 @@ def command(name: str | None) -> None:
     assert isinstance(group, click.Group)
     found = group.get_command(root, name)
     if found is None:
-        raise click.UsageError(f"No such command '{name}'.", ctx)
+        names = ", ".join(group.list_commands(root))
+        raise click.UsageError(f"there is no command '{name}'; the commands are {names}", ctx)
     with click.Context(found, info_name=name, parent=root) as sub:
         click.echo(found.get_help(sub))

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import click
 
-from faasauth.cli.options import gateway_choice_options, make_runtime
+from faasauth.cli.options import gateway_choice_options, verbose_option, make_runtime
 
 
 @click.command("logout")
 @gateway_choice_options
+@verbose_option  # accepted after any command (it sends nothing to log)
 @click.option("--all", "everything", is_flag=True, help="Remove what is stored for every gateway.")
 def command(everything: bool, **connection: object) -> None:
     """Remove the stored login and cached function tokens for a gateway.

@@ -4,7 +4,7 @@ import click
 
 from typing import TYPE_CHECKING
 
-from faasauth.cli.options import gateway_choice_options, make_runtime
+from faasauth.cli.options import gateway_choice_options, verbose_option, make_runtime
 
 if TYPE_CHECKING:
     from faasauth.runtime import Runtime
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 @click.command("status")
 @gateway_choice_options
+@verbose_option  # accepted after any command (it sends nothing to log)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
 def command(as_json: bool, **connection: object) -> int:
     """Show stored logins and cached function tokens (masked).
