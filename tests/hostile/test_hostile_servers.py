@@ -196,8 +196,9 @@ def test_device_grant_text_and_oauth_errors_cannot_drive_the_terminal(
     hostile.discovery()
     hostile.route("/device")(lambda r: r.json(200, {
         "device_code": "dc-0123456789", "user_code": "ABCD\nfaasauth: forged line",
-        "verification_uri": f"https://idp.example/device{ESCAPES}",
-        "verification_uri_complete": f"https://idp.example/device?c=1{ESCAPES}",
+        # links with escapes are refused outright (hostile/test_browser_links.py)
+        "verification_uri": "https://idp.example/device",
+        "verification_uri_complete": "https://idp.example/device?c=1",
         "expires_in": 600, "interval": 1}))
     hostile.route("/token")(lambda r: r.json(400, {
         "error": f"access_denied{ESCAPES}", "error_description": f"no\nfaasauth: ok{ESCAPES}"}))
