@@ -24,7 +24,7 @@ class LinkPrompt:
 
     def show(self, url: str, redirect_uri: str) -> None:
         say(f"To log in, open this link in a browser on this machine: {url}")
-        if self.opener is not None and self.opener(url):
+        if self.opener is not None and _opened(self.opener, url):
             say("Opened your browser; if it did not appear, open the link above yourself.")
         elif self.unavailable is not None:
             say(f"(No browser was opened: {self.unavailable}.)")
@@ -33,6 +33,20 @@ class LinkPrompt:
     def close(self, ok: bool) -> None:
         if ok:
             say("Browser login complete.")
+
+
+def _opened(opener: Callable[[str], bool], url: str, patience: float = 2.0) -> bool:
+    """Whether the browser was opened; a BROWSER command still running after `patience`
+    seconds counts as opened. It runs beside the login: a command that waits for its page
+    (a fetching script) gets it only once the login has ended, which needs the wait."""
+    import threading
+
+    result: list[bool] = []
+    worker = threading.Thread(target=lambda: result.append(opener(url)), daemon=True,
+                              name="faasauth-browser")
+    worker.start()
+    worker.join(patience)
+    return result[0] if result else True
 
 
 def make_browser_prompt(no_browser: bool, env: Mapping[str, str]) -> LinkPrompt:

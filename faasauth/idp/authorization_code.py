@@ -2,10 +2,12 @@
 for a person at a browser on this machine, redirected back to a loopback receiver (RFC 8252).
 
     1. a fresh PKCE verifier, `state` and OIDC `nonce`; listen on 127.0.0.1 (loopback_redirect)
-    2. the authorization URL is shown (and opened, where a browser may be) by a BrowserPrompt
+    2. the authorization URL is shown by a BrowserPrompt; where it opens a browser, the
+       browser gets the receiver's one-shot start address instead (argv is public)
     3. the one valid callback: its `iss` must be the issuer's (RFC 9207) when it is sent
     4. the code is redeemed with the verifier; the ID token's nonce, iss and aud are checked
-       (its signature may rest on TLS to the token endpoint: OIDC Core 3.1.3.7, item 6)
+       (its signature may rest on TLS to the token endpoint: OIDC Core 3.1.3.7, item 6);
+       only then do the tab and the terminal say the login is complete
 
 Neither the code nor the verifier is ever shown, logged or put in argv.
 """
@@ -85,7 +87,8 @@ def authorization_code(rt: Runtime, call: GrantCall) -> TokenResponse:
     scope = request.chosen_scope
     pkce, state, nonce = Pkce.new(), secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     where: dict[str, Any] = {"port": request.redirect_port, "path": request.redirect_path}
-    with LoopbackRedirect(state, **{k: v for k, v in where.items() if v is not None}) as back:
+    where = {k: v for k, v in where.items() if v is not None}
+    with LoopbackRedirect(state, **where, hold_page=True) as back:
         params = {
             "response_type": "code",
             "client_id": call.client.client_id,
@@ -97,27 +100,30 @@ def authorization_code(rt: Runtime, call: GrantCall) -> TokenResponse:
             "code_challenge_method": "S256",
             **({"prompt": "consent"} if wants_consent(scope) else {}),
         }
-        ok = False
         url = authorization_url(endpoints.authorization_endpoint, params)
         _check_link(url, endpoints.authorization_endpoint)
-        call.browser.show(url, back.redirect_uri)
+        # a browser faasauth opens gets a one-shot local address, not the URL itself (its
+        # argv is readable by every local user); a link the person opens is the URL
+        call.browser.show(url if call.browser.unavailable else back.start_address(url),
+                          back.redirect_uri)
+        ok = False
         try:
             answer = back.wait(request.login_timeout)
+            issuer = endpoints.issuer or request.authority
+            _check_iss_parameter(answer, issuer, endpoints.iss_parameter)
+            form: dict[str, Any] = {
+                "grant_type": GRANT_AUTHORIZATION_CODE,
+                "code": answer.code,
+                "redirect_uri": back.redirect_uri,
+                "code_verifier": pkce.verifier,
+            }
+            response = token_request(rt, endpoints.token_endpoint, form, call.client)
+            check_id_token(response, issuer=issuer, client_id=call.client.client_id,
+                           nonce=nonce, required="openid" in (scope or "").split())
             ok = True
-        finally:
+        finally:  # only now do the tab and the terminal say how the login ended
+            back.finish(ok)
             call.browser.close(ok)
-        redirect_uri = back.redirect_uri
-    issuer = endpoints.issuer or request.authority
-    _check_iss_parameter(answer, issuer, endpoints.iss_parameter)
-    form: dict[str, Any] = {
-        "grant_type": GRANT_AUTHORIZATION_CODE,
-        "code": answer.code,
-        "redirect_uri": redirect_uri,
-        "code_verifier": pkce.verifier,
-    }
-    response = token_request(rt, endpoints.token_endpoint, form, call.client)
-    check_id_token(response, issuer=issuer, client_id=call.client.client_id, nonce=nonce,
-                   required="openid" in (scope or "").split())
     return response
 
 

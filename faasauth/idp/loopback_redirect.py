@@ -5,6 +5,16 @@
         ...open the browser at url...
         answer = receiver.wait(timeout=300)   # AuthorizationCode(code, state, iss)
 
+Where faasauth opens the browser itself, it opens `receiver.start_address(url)` instead of
+the authorization URL (whose state, nonce and challenge would sit in the browser's argv, which
+every local user can read): `http://127.0.0.1:PORT/start/<random>`, answered once with a 303
+to the IdP. A second fetch of it, or a callback carrying the state when the start address was
+never fetched, ends the login (`LoginHijacked`, exit 4).
+
+With `hold_page=True` (the browser login's), the page for the one valid callback is held
+until the caller says how the login ended (`finish(ok)`, once the code is redeemed and the
+ID token checked): the tab never says the login is complete before it is.
+
 It listens on 127.0.0.1 only, from construction (so a busy port is known before the browser
 opens: `RedirectPortBusy`, exit 2) until `close()`. `wait` ends on exactly one valid callback
 (`GET <path>?...` with the expected `state`): a `code` is returned; an `error` raises
@@ -86,6 +96,18 @@ class LoginTimedOut(LoginFailed):
         self.redirect_uri = redirect_uri
 
 
+class LoginHijacked(LoginFailed):
+    """The one-shot start address was fetched twice, or a callback came for a login that
+    never started there: another program on this machine may have taken the link."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"the browser login was ended: {why}; another program on this machine may have "
+            "read the link",
+            hint="log in again; if it happens again, use --grant device",
+        )
+
+
 class MalformedCallback(MalformedResponse):
     """A callback with the right state but neither `code` nor `error`."""
 
@@ -113,6 +135,18 @@ WRONG_STATE = (
     "match), so it was ignored. Finish the login in the tab faasauth opened, or start it again."
 )
 FINISHED = "This login has already finished." + _CLOSE
+USED_TWICE = (
+    "This login link was already used, so faasauth ended the login. Start it again in the "
+    "terminal." + _CLOSE
+)
+NOT_STARTED = (
+    "This login did not start from the link faasauth opened, so faasauth ended it. Start it "
+    "again in the terminal." + _CLOSE
+)
+CONTINUE = "Continuing to the identity provider..."
+NOT_FINISHED = "Login failed: faasauth could not finish it; the terminal says why." + _CLOSE
+STILL_FINISHING = "faasauth is finishing the login; the terminal says when it is done." + _CLOSE
+HOLD_PAGE = 60.0  # seconds the valid callback's page waits for the login's end at most
 
 
 def _failed_page(error: str, description: str | None) -> str:
@@ -122,7 +156,15 @@ def _failed_page(error: str, description: str | None) -> str:
 
 # -- the receiver -------------------------------------------------------------------------
 
-Outcome = AuthorizationCode | AuthorizationError | MalformedCallback
+Outcome = AuthorizationCode | AuthorizationError | MalformedCallback | LoginHijacked
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    message: str
+    outcome: Outcome | None = None
+    location: str | None = None  # a 303 to it (the start address)
 
 
 class _Server(ThreadingHTTPServer):
@@ -145,10 +187,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the request line holds the code: never logged
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        status, message, outcome = self.server.receiver._answer(self.path)
+        receiver = self.server.receiver
+        reply = receiver._answer(self.path)
+        message = reply.message
+        held = isinstance(reply.outcome, AuthorizationCode) and receiver._hold_page
+        if held and reply.outcome is not None:
+            # the code goes to the wait at once; the page only once the login has ended
+            receiver._code_handed = True
+            receiver._outcomes.put(reply.outcome)
+            message = receiver._verdict_page()
         body = _PAGE.format(message=html.escape(message)).encode("utf-8")
         try:
-            self.send_response(status)
+            self.send_response(reply.status)
+            if reply.location is not None:
+                self.send_header("Location", reply.location)
             for name, value in (
                 ("Content-Type", "text/html; charset=utf-8"),
                 ("Content-Length", str(len(body))),
@@ -162,16 +214,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
             self.wfile.flush()
         finally:  # the page is out (or the browser went away): now the wait may end
-            if outcome is not None:
-                self.server.receiver._outcomes.put(outcome)
+            if held:
+                receiver._page_sent.set()
+            elif reply.outcome is not None:
+                receiver._outcomes.put(reply.outcome)
 
 
 class LoopbackRedirect:
     """A one-shot redirect receiver on http://127.0.0.1:PORT/PATH; a context manager."""
 
-    def __init__(self, state: str, *, port: int = DEFAULT_PORT, path: str = DEFAULT_PATH) -> None:
+    def __init__(
+        self, state: str, *, port: int = DEFAULT_PORT, path: str = DEFAULT_PATH,
+        hold_page: bool = False,
+    ) -> None:
         """Listen at once; `state` is the one the authorization request carries (a callback
-        may come back before `wait` is called)."""
+        may come back before `wait` is called). With `hold_page`, the valid callback's page
+        waits for `finish(ok)` (the code redeemed and checked); else it says "complete" at
+        once."""
         if not path.startswith("/") or "?" in path or "#" in path:
             raise ValueError(f"redirect path must start with / and have no query: {path!r}")
         if not state:
@@ -181,6 +240,13 @@ class LoopbackRedirect:
         self._outcomes: queue.Queue[Outcome] = queue.Queue()
         self._finished = False  # an outcome was decided, the time is up, or closed
         self._lock = threading.Lock()
+        self._start: tuple[str, str] | None = None  # (secret path, authorization URL)
+        self._started = False
+        self._verdict: str | None = None  # the valid callback's page, once the login ended
+        self._ended = threading.Event()
+        self._page_sent = threading.Event()
+        self._hold_page = hold_page
+        self._code_handed = False  # the valid callback's page is held until finish()
         try:
             self._server = _Server((HOST, port), _Handler)
         except OSError as exc:
@@ -201,6 +267,31 @@ class LoopbackRedirect:
     @property
     def redirect_uri(self) -> str:
         return f"http://{HOST}:{self.port}{self.path}"
+
+    def start_address(self, authorization_url: str) -> str:
+        """The one-shot local address a browser is opened at: it answers once with a 303
+        to `authorization_url`; from now on a callback must come from a login started there."""
+        import secrets
+
+        path = "/start/" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._start = (path, authorization_url)
+        return f"http://{HOST}:{self.port}{path}"
+
+    def finish(self, ok: bool) -> None:
+        """How the login ended (the code redeemed and checked, or not): the valid callback's
+        page says so now, and goes out (waited for a moment)."""
+        with self._lock:
+            if self._verdict is None:
+                self._verdict = DONE if ok else NOT_FINISHED
+        self._ended.set()
+        if self._code_handed:
+            self._page_sent.wait(2.0)
+
+    def _verdict_page(self) -> str:
+        self._ended.wait(HOLD_PAGE)
+        with self._lock:
+            return self._verdict or STILL_FINISHING
 
     def wait(
         self, timeout: float, *, clock: Callable[[], float] = time.monotonic
@@ -233,6 +324,9 @@ class LoopbackRedirect:
     def close(self) -> None:
         with self._lock:
             self._finished = True
+            if self._verdict is None:
+                self._verdict = NOT_FINISHED
+        self._ended.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -245,12 +339,14 @@ class LoopbackRedirect:
 
     # -- called from the server's threads -------------------------------------------------
 
-    def _answer(self, target: str) -> tuple[int, str, Outcome | None]:
-        """(status, message, outcome) for one GET: an outcome for the one valid callback,
-        handed to `wait` once its page is sent."""
+    def _answer(self, target: str) -> _Reply:
+        """The reply to one GET: an outcome for the one valid callback (or for a start
+        address fetched twice), handed to `wait`."""
         split = urlsplit(target)
+        if split.path.startswith("/start/"):
+            return self._answer_start(split.path)
         if split.path != self.path:
-            return 404, "Not found.", None
+            return _Reply(404, "Not found.")
         try:
             query = parse_qs(split.query, keep_blank_values=True, errors="strict")
         except (UnicodeDecodeError, ValueError):
@@ -258,21 +354,39 @@ class LoopbackRedirect:
         one = {k: v[0] for k, v in query.items() if len(v) == 1}  # a repeated one counts as absent
         with self._lock:
             if self._finished:
-                return 200, FINISHED, None
+                return _Reply(200, FINISHED)
             got = one.get("state", "")
             if not hmac.compare_digest(got.encode("utf-8"), self._state.encode("utf-8")):
-                return 400, WRONG_STATE, None
+                return _Reply(400, WRONG_STATE)
             self._finished = True
+            if self._start is not None and not self._started:
+                return _Reply(400, NOT_STARTED, LoginHijacked(
+                    "a login came back that did not start at the address faasauth opened"))
         if "error" in one:
             error = sanitize(one["error"], 64) or "error"
             description = sanitize(one.get("error_description", "")) or None
             failure = AuthorizationError(error, description, self.redirect_uri)
-            return 200, _failed_page(error, description), failure
+            return _Reply(200, _failed_page(error, description), failure)
         code = one.get("code", "")
         if not code:
             malformed = MalformedCallback(
                 f"the identity provider's redirect to {self.redirect_uri} carried neither "
                 "a code nor an error"
             )
-            return 400, "Login failed: the identity provider sent no code." + _CLOSE, malformed
-        return 200, DONE, AuthorizationCode(code=code, state=got, iss=one.get("iss"))
+            return _Reply(400, "Login failed: the identity provider sent no code." + _CLOSE,
+                          malformed)
+        return _Reply(200, DONE, AuthorizationCode(code=code, state=got, iss=one.get("iss")))
+
+    def _answer_start(self, path: str) -> _Reply:
+        with self._lock:
+            start = self._start
+            if start is None or not hmac.compare_digest(path.encode(), start[0].encode()):
+                return _Reply(404, "Not found.")
+            if not self._started:
+                self._started = True
+                return _Reply(303, CONTINUE, location=start[1])
+            if self._finished:
+                return _Reply(200, FINISHED)
+            self._finished = True
+        return _Reply(400, USED_TWICE, LoginHijacked(
+            "the address faasauth opened the browser at was fetched a second time"))

@@ -30,6 +30,10 @@ def browser_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     opened: list[str] = []
 
     def deny(url: str) -> bool:
+        # faasauth hands the browser its one-shot start address, which leads to the IdP
+        start = httpx.get(url, trust_env=False)
+        assert start.status_code == 303, start
+        url = start.headers["Location"]
         opened.append(url)
         query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
         httpx.get(query["redirect_uri"], params={"error": "access_denied",

@@ -20,6 +20,7 @@ from faasauth.idp.loopback_redirect import (
     DEFAULT_PORT,
     AuthorizationCode,
     AuthorizationError,
+    LoginHijacked,
     LoginTimedOut,
     LoopbackRedirect,
     MalformedCallback,
@@ -33,7 +34,7 @@ CODE = "the-code-XYZ-123"
 
 @pytest.fixture
 def receiver() -> Iterator[LoopbackRedirect]:
-    with LoopbackRedirect(STATE, port=0) as r:
+    with LoopbackRedirect(STATE, port=0, hold_page=True) as r:
         yield r
 
 
@@ -65,6 +66,9 @@ def test_valid_callback_returns_the_code_and_the_page_says_done(
     answer = receiver.wait(timeout=5)
     assert answer == AuthorizationCode(code=CODE, state=STATE, iss="x")
     assert CODE not in repr(answer)
+    time.sleep(0.3)
+    assert not pages  # held until the login has ended (issue 21, finding 14)
+    receiver.finish(True)
     deadline = time.monotonic() + 5
     while not pages and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -152,6 +156,7 @@ def test_favicon_and_other_paths_are_ignored(receiver: LoopbackRedirect) -> None
     browser = threading.Thread(target=browse, daemon=True)
     browser.start()
     assert receiver.wait(timeout=5).code == "real"
+    receiver.finish(True)
     browser.join(5)
     assert [r.status_code for r in seen] == [404, 404, 404, 200]
 
@@ -246,6 +251,90 @@ def test_sanitize() -> None:
 
 def test_a_callback_before_wait_is_kept(receiver: LoopbackRedirect) -> None:
     # a fast browser (or --auto-approve) can be back before the caller starts waiting
-    page = get(receiver, f"/oauth/callback?code=early&state={STATE}")
-    assert "Login complete" in page.text
+    pages = later(0, lambda: get(receiver, f"/oauth/callback?code=early&state={STATE}"))
+    time.sleep(0.5)
     assert receiver.wait(timeout=1).code == "early"
+    receiver.finish(True)
+    deadline = time.monotonic() + 5
+    while not pages and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "Login complete" in pages[0].text
+
+
+# -- the page after the login has ended (issue 21, finding 14) ------------------------------
+
+
+def test_a_login_that_fails_after_the_callback_never_says_complete(
+    receiver: LoopbackRedirect,
+) -> None:
+    pages = later(0.1, lambda: get(receiver, f"/oauth/callback?code={CODE}&state={STATE}"))
+    assert receiver.wait(timeout=5).code == CODE
+    receiver.finish(False)  # the code was refused at the token endpoint, say
+    deadline = time.monotonic() + 5
+    while not pages and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "Login complete" not in pages[0].text
+    assert "Login failed" in pages[0].text and "terminal" in pages[0].text
+
+
+def test_closing_without_a_verdict_releases_the_page_as_failed() -> None:
+    with LoopbackRedirect(STATE, port=0, hold_page=True) as r:
+        pages = later(0.1, lambda: get(r, f"/oauth/callback?code={CODE}&state={STATE}"))
+        assert r.wait(timeout=5).code == CODE
+    deadline = time.monotonic() + 5
+    while not pages and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pages and "Login complete" not in pages[0].text
+
+
+# -- the one-shot start address (issue 21, finding 2) ----------------------------------------
+
+AUTHORIZE = "https://idp.example/authorize?state=" + STATE
+
+
+def test_the_start_address_redirects_once_to_the_identity_provider(
+    receiver: LoopbackRedirect,
+) -> None:
+    start = receiver.start_address(AUTHORIZE)
+    assert start.startswith(f"http://127.0.0.1:{receiver.port}/start/")
+    assert STATE not in start and len(start.rsplit("/", 1)[1]) >= 32
+    first = httpx.get(start, timeout=5, trust_env=False)
+    assert first.status_code == 303 and first.headers["Location"] == AUTHORIZE
+    assert first.headers["Cache-Control"] == "no-store"
+    pages = later(0.1, lambda: get(receiver, f"/oauth/callback?code={CODE}&state={STATE}"))
+    assert receiver.wait(timeout=5).code == CODE
+    receiver.finish(True)
+    deadline = time.monotonic() + 5
+    while not pages and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "Login complete" in pages[0].text
+
+
+def test_a_start_address_fetched_twice_ends_the_login(receiver: LoopbackRedirect) -> None:
+    start = receiver.start_address(AUTHORIZE)
+    assert httpx.get(start, timeout=5, trust_env=False).status_code == 303  # another user
+    second = httpx.get(start, timeout=5, trust_env=False)  # the person's browser
+    assert second.status_code == 400 and "already used" in second.text
+    assert "Location" not in second.headers
+    with pytest.raises(LoginHijacked, match="fetched a second time") as info:
+        receiver.wait(timeout=5)
+    assert info.value.exit_code == ExitCode.REFUSED and info.value.hint
+    late = get(receiver, f"/oauth/callback?code={CODE}&state={STATE}")
+    assert "already finished" in late.text  # the other user's code is never taken
+
+
+def test_a_callback_for_a_login_that_did_not_start_there_ends_it(
+    receiver: LoopbackRedirect,
+) -> None:
+    receiver.start_address(AUTHORIZE)
+    page = get(receiver, f"/oauth/callback?code={CODE}&state={STATE}")
+    assert page.status_code == 400 and "did not start" in page.text
+    with pytest.raises(LoginHijacked, match="did not start at the address faasauth opened"):
+        receiver.wait(timeout=5)
+
+
+def test_a_guessed_start_address_is_not_found(receiver: LoopbackRedirect) -> None:
+    start = receiver.start_address(AUTHORIZE)
+    assert get(receiver, "/start/guess").status_code == 404
+    assert get(receiver, "/start/").status_code == 404
+    assert httpx.get(start, timeout=5, trust_env=False).status_code == 303  # still unused

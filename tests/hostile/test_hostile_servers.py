@@ -194,20 +194,16 @@ def test_device_grant_text_and_oauth_errors_cannot_drive_the_terminal(
     hostile: HostileServer, run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hostile.discovery()
-    link = {"verification_uri": f"https://idp.example/device{ESCAPES}"}
     hostile.route("/device")(lambda r: r.json(200, {
         "device_code": "dc-0123456789", "user_code": "ABCD\nfaasauth: forged line",
-        "expires_in": 600, "interval": 1, **link}))
+        # links with escapes are refused outright (hostile/test_browser_links.py)
+        "verification_uri": "https://idp.example/device",
+        "verification_uri_complete": "https://idp.example/device?c=1",
+        "expires_in": 600, "interval": 1}))
     hostile.route("/token")(lambda r: r.json(400, {
         "error": f"access_denied{ESCAPES}", "error_description": f"no\nfaasauth: ok{ESCAPES}"}))
-    login = ("auth", "--grant", "device", "--authority", hostile.url, "--client-id", "pub",
-             "--no-browser")
-    # A link holding control characters is not shown at all (issue 21, finding 1): exit 3.
-    refused = run(*login)
-    assert refused.code == 3
-    assert "\x1b" not in refused.err and "\x07" not in refused.err
-    link["verification_uri"] = "https://idp.example/device"
-    result = run(*login)
+    result = run("auth", "--grant", "device", "--authority", hostile.url, "--client-id", "pub",
+                 "--no-browser")
     assert result.code == 4
     assert "\x1b" not in result.err and "\x07" not in result.err
     assert not [line for line in result.err.splitlines() if line.startswith("faasauth: forged")]
