@@ -12,6 +12,8 @@ from faasauth.idp.device_code import DeviceCode
 if TYPE_CHECKING:
     from rich.status import Status
 
+    from faasauth.idp.loopback_redirect import LoopbackRedirect
+
 
 def _minutes(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -87,9 +89,47 @@ def _run_browser_variable(value: str, url: str) -> bool:
     return False
 
 
-def _open_link(code: DeviceCode, opener: Callable[[str], bool] | None) -> None:
-    if opener is not None and opener(code.verification_uri_complete or code.verification_uri):
-        say("Opened your browser; if it did not appear, open the link above yourself.")
+def _open_link(
+    code: DeviceCode, opener: Callable[[str], bool] | None
+) -> LoopbackRedirect | None:
+    """Open the browser at a one-shot local address that redirects once to the link, never
+    at the link: a browser's argv is readable by every local user (/proc/PID/cmdline), and
+    the complete link carries the user code, with which another user could approve this
+    login as himself at the IdP. A second fetch of that address ends the login (the
+    receiver returned, checked while waiting). Links the user opens are unchanged."""
+    if opener is None:
+        return None
+    import secrets
+
+    from faasauth.idp.loopback_redirect import LoopbackRedirect
+
+    start = LoopbackRedirect(secrets.token_urlsafe(16), port=0)  # no callback comes here
+    try:
+        opened = opener(start.start_address(code.verification_uri_complete
+                                            or code.verification_uri))
+    except BaseException:
+        start.close()
+        raise
+    if not opened:
+        start.close()
+        return None
+    say("Opened your browser; if it did not appear, open the link above yourself.")
+    return start
+
+
+def _check_start(start: LoopbackRedirect | None) -> None:
+    if start is not None and start.misused():
+        from faasauth.idp.loopback_redirect import LoginHijacked
+
+        raise LoginHijacked(
+            "the address faasauth opened the browser at was fetched a second time",
+            hint="log in again; if it happens again, pass --no-browser and open the link "
+            "yourself")
+
+
+def _close_start(start: LoopbackRedirect | None) -> None:
+    if start is not None:
+        start.close()
 
 
 def _copy_code(code: DeviceCode, env: Mapping[str, str] | None) -> None:
@@ -120,19 +160,22 @@ class PlainPrompt:
         self.sleep = sleep
         self.opener = opener
         self.copy_from = copy_from
+        self._start: LoopbackRedirect | None = None
 
     def show(self, code: DeviceCode) -> None:
         say(f"To sign in, open {code.verification_uri} and enter the code: {code.user_code}")
         if code.verification_uri_complete:
             say(f"Or open this link, which carries the code: {code.verification_uri_complete}")
         _copy_code(code, self.copy_from)
-        _open_link(code, self.opener)
+        self._start = _open_link(code, self.opener)
         say(f"Waiting for approval (the code expires in {_minutes(code.expires_in)} min)...")
 
     def wait(self, seconds: float, deadline: float) -> None:
         self.sleep(seconds)
+        _check_start(self._start)
 
     def close(self, approved: bool) -> None:
+        _close_start(self._start)
         if approved:
             say("Approved.")
 
@@ -155,6 +198,7 @@ class TerminalPrompt:
         self.copy_from = copy_from
         self.qr = qr
         self._status: Status | None = None
+        self._start: LoopbackRedirect | None = None
 
     def show(self, code: DeviceCode) -> None:
         from rich.panel import Panel
@@ -172,7 +216,7 @@ class TerminalPrompt:
         if self.qr and code.verification_uri_complete:
             self._show_qr(code.verification_uri_complete)
         _copy_code(code, self.copy_from)
-        _open_link(code, self.opener)
+        self._start = _open_link(code, self.opener)
         status = self._status = self.console.status("Waiting for approval…")
         status.start()
 
@@ -201,8 +245,10 @@ class TerminalPrompt:
                     f"Waiting for approval… {_minutes(deadline - now)} left"
                 )
             time.sleep(min(0.25, end - now))
+            _check_start(self._start)
 
     def close(self, approved: bool) -> None:
+        _close_start(self._start)
         if self._status is not None:
             self._status.stop()
             self._status = None

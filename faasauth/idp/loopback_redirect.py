@@ -9,7 +9,8 @@ Where faasauth opens the browser itself, it opens `receiver.start_address(url)` 
 the authorization URL (whose state, nonce and challenge would sit in the browser's argv, which
 every local user can read): `http://127.0.0.1:PORT/start/<random>`, answered once with a 303
 to the IdP. A second fetch of it, or a callback carrying the state when the start address was
-never fetched, ends the login (`LoginHijacked`, exit 4).
+never fetched, ends the login (`LoginHijacked`, exit 4); the device grant, which polls for
+its answer, asks `misused()` while it waits.
 
 With `hold_page=True` (the browser login's), the page for the one valid callback is held
 until the caller says how the login ended (`finish(ok)`, once the code is redeemed and the
@@ -100,12 +101,12 @@ class LoginHijacked(LoginFailed):
     """The one-shot start address was fetched twice, or a callback came for a login that
     never started there: another program on this machine may have taken the link."""
 
-    def __init__(self, why: str) -> None:
+    def __init__(
+        self, why: str, hint: str = "log in again; if it happens again, use --grant device"
+    ) -> None:
         super().__init__(
             f"the browser login was ended: {why}; another program on this machine may have "
-            "read the link",
-            hint="log in again; if it happens again, use --grant device",
-        )
+            "read the link", hint=hint)
 
 
 class MalformedCallback(MalformedResponse):
@@ -277,6 +278,10 @@ class LoopbackRedirect:
         with self._lock:
             self._start = (path, authorization_url)
         return f"http://{HOST}:{self.port}{path}"
+
+    def misused(self) -> bool:
+        """The start address was fetched twice (the device grant asks while it polls)."""
+        return not self._outcomes.empty()
 
     def finish(self, ok: bool) -> None:
         """How the login ended (the code redeemed and checked, or not): the valid callback's

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+
 from pathlib import Path
 from typing import Any, Callable
 
@@ -316,8 +318,21 @@ def test_plain_prompt_opens_the_complete_link_when_allowed(
     opened: list[str] = []
     code = DeviceCode(DEVICE_CODE, "WDJB-MJHT", "https://idp.example/device",
                       "https://idp.example/device?user_code=WDJB-MJHT", 600.0, 5.0)
-    PlainPrompt(sleep=lambda s: None, opener=lambda url: opened.append(url) or True).show(code)
-    assert opened == ["https://idp.example/device?user_code=WDJB-MJHT"]
+    prompt = PlainPrompt(sleep=lambda s: None, opener=lambda url: opened.append(url) or True)
+    prompt.show(code)
+    try:
+        # the browser gets a one-shot local address that redirects once to the link
+        [start] = opened
+        assert start.startswith("http://127.0.0.1:") and "/start/" in start
+        host, _, path = start.removeprefix("http://").partition("/")
+        conn = http.client.HTTPConnection(host, timeout=5)
+        conn.request("GET", "/" + path)
+        answer = conn.getresponse()
+        assert answer.status == 303
+        assert answer.getheader("Location") == "https://idp.example/device?user_code=WDJB-MJHT"
+        prompt.wait(0.0, 0.0)  # fetched once: the login goes on
+    finally:
+        prompt.close(False)
     assert "Opened your browser" in capsys.readouterr().err
 
 

@@ -30,21 +30,46 @@ BAD_LINKS = {
 }
 
 
+BROWSER_SCRIPT = """
+import http.client, json, sys, urllib.parse
+argv = sys.argv[1:]
+where = None
+link = urllib.parse.urlsplit(argv[-1]) if argv else None
+if link and link.hostname == "127.0.0.1" and link.path.startswith("/start/"):
+    for _ in range(int(sys.argv[0].rsplit("-", 1)[1].split(".")[0])):  # fetches, by name
+        conn = http.client.HTTPConnection(link.hostname, link.port, timeout=20)
+        conn.request("GET", link.path)
+        answer = conn.getresponse()
+        where = where or answer.getheader("Location")
+        conn.close()
+open(RECORD, "a").write(json.dumps({"argv": argv, "location": where}) + "\\n")
+"""
+
+
+def browser_script(tmp_path: Path, fetches: int = 1) -> tuple[str, Path]:
+    """A BROWSER program appending its argv (and, for faasauth's one-shot start address,
+    where that address redirects after `fetches` fetches of it) as one JSON line."""
+    record = tmp_path / "argv.jsonl"
+    script = tmp_path / f"browser-{fetches}.py"
+    script.write_text(f"RECORD = {str(record)!r}\n" + BROWSER_SCRIPT)
+    return f"{sys.executable} {script}", record
+
+
 @pytest.fixture
 def opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """BROWSER = a program appending its argv (one JSON list a line) to the returned file."""
-    record = tmp_path / "argv.jsonl"
-    script = tmp_path / "browser.py"
-    script.write_text(
-        "import json, sys\n"
-        f"open({str(record)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-    )
-    monkeypatch.setenv("BROWSER", f"{sys.executable} {script}")
+    browser, record = browser_script(tmp_path)
+    monkeypatch.setenv("BROWSER", browser)
     return record
 
 
-def calls(record: Path) -> list[list[str]]:
+def records(record: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+
+
+def calls(record: Path) -> list[list[str]]:
+    """Where each browser started ended up: the start address's target (never in argv)."""
+    return [[str(r["location"])] if r["location"] else list(r["argv"])  # type: ignore[call-overload]
+            for r in records(record)]
 
 
 def device_idp(hostile: HostileServer, **links: str) -> None:
@@ -147,3 +172,53 @@ def test_open_browser_refuses_an_option_through_webbrowser_too(
     assert seen == []
     assert open_browser("https://idp.example/device") is True
     assert seen == ["https://idp.example/device"]
+
+
+def test_the_device_link_with_its_code_never_reaches_the_browsers_argv(
+    hostile: HostileServer, opened: Path
+) -> None:
+    """The complete link carries the user code: any local user reads a browser's argv
+    (/proc/PID/cmdline) and could approve that code at the IdP as himself, logging this
+    terminal in as him. The browser gets a one-shot local address instead (finding 2)."""
+    complete = f"{hostile.url}/verify?user_code=ABCD-EFGH"
+    device_idp(hostile, verification_uri=f"{hostile.url}/verify",
+               verification_uri_complete=complete)
+    result = device_login(hostile)
+    assert result.code == 4, result.err
+    [seen] = records(opened)
+    [argv] = seen["argv"]  # type: ignore[misc]
+    assert argv.startswith("http://127.0.0.1:") and "/start/" in argv
+    assert "ABCD-EFGH" not in argv and hostile.url not in argv
+    assert seen["location"] == complete
+
+
+def test_a_second_fetch_of_the_device_start_address_ends_the_login(
+    hostile: HostileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program fetching the start address too: the login ends at once (exit 4),
+    instead of polling on while someone else may be approving the code."""
+    browser, record = browser_script(tmp_path, fetches=2)
+    monkeypatch.setenv("BROWSER", browser)
+    hostile.discovery()
+
+    @hostile.route("/device")
+    def device(request: Request) -> None:
+        request.json(200, {"device_code": "dc-secret", "user_code": "ABCD-EFGH",
+                           "verification_uri": f"{hostile.url}/verify",
+                           "verification_uri_complete": f"{hostile.url}/verify?c=ABCD-EFGH",
+                           "expires_in": 600, "interval": 1})
+
+    polls: list[int] = []
+
+    @hostile.route("/token")
+    def token(request: Request) -> None:
+        polls.append(1)
+        request.json(400, {"error": "authorization_pending"})
+
+    result = device_login(hostile)
+    assert result.code == 4, result.err
+    assert "fetched a second time" in result.err
+    assert "another program on this machine may have read the link" in result.err
+    assert "--no-browser" in result.err and "Traceback" not in result.err
+    assert len(polls) <= 2  # ended at the first wait, not at the code's expiry
+    assert records(record)[0]["location"] == f"{hostile.url}/verify?c=ABCD-EFGH"
