@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -37,6 +38,14 @@ class Running:
     def log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
+
+    def log_with(self, text: str, count: int = 1, seconds: float = 5.0) -> str:
+        """The log once it holds `text` `count` times (a call's line is written after its
+        answer has gone out), or as it is after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while (log := self.log()).count(text) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return log
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "FAASAUTH_PROXY": self.socket}
