@@ -6,6 +6,9 @@
                       `Sec-Fetch-Site: cross-site|same-site` without an allowed Origin is
                       refused: a web page cannot invoke functions as the user
     over the socket   the peer's uid (SO_PEERCRED) is ours; the socket is 0600 besides
+    over TCP, too     the peer's uid is ours, where the system tells it (Linux: the owner of
+                      the caller's end in /proc/net/tcp, as identd reads it): another local
+                      user cannot use the port either
 
 Pure functions of what the request says: tests/proxy/test_guard.py pins each rule.
 """
@@ -104,3 +107,44 @@ def check_peer(sock: socket.socket) -> None:
     uid = peer_uid(sock)
     if uid is not None and uid != os.geteuid():
         raise Refusal(403, f"the proxy serves its own user only (the caller is uid {uid})")
+
+
+PROC_NET_TCP = "/proc/net/tcp"
+
+
+def _proc_address(host: str, port: int) -> str:
+    """An IPv4 address and port as /proc/net/tcp writes them (the address in host order)."""
+    (packed,) = struct.unpack("=I", socket.inet_aton(host))
+    return f"{packed:08X}:{port:04X}"
+
+
+def tcp_peer_uid(sock: socket.socket, table: str = PROC_NET_TCP) -> int | None:
+    """The uid owning the other end of a loopback TCP connection: the line of /proc/net/tcp
+    whose local address is our peer and whose remote address is us. None where there is no
+    such table (not Linux); -1 when the table has no such line (the caller is gone)."""
+    try:
+        peer_host, peer_port = sock.getpeername()[:2]
+        own_host, own_port = sock.getsockname()[:2]
+        local, remote = _proc_address(peer_host, peer_port), _proc_address(own_host, own_port)
+    except (OSError, ValueError):
+        return None
+    try:
+        with open(table, encoding="ascii", errors="replace") as lines:
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 7 and fields[1] == local and fields[2] == remote:
+                    return int(fields[7]) if fields[7].isdigit() else -1
+    except OSError:
+        return None
+    return -1
+
+
+def check_tcp_peer(sock: socket.socket, allowed: frozenset[int] | None = frozenset()) -> None:
+    """Our own uid, or one --allow-uid named (None: --allow-uid any, as a pod's sidecar)."""
+    if allowed is None:
+        return
+    uid = tcp_peer_uid(sock)
+    if uid is not None and uid != os.geteuid() and uid not in allowed:
+        raise Refusal(403, "the proxy serves its own user only (the caller is "
+                      + (f"uid {uid}; start it with --allow-uid {uid} to serve that user too)"
+                         if uid >= 0 else "not found among this machine's connections)"))

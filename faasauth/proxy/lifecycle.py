@@ -34,6 +34,7 @@ class ProxyOptions:
     port: int | None = 0
     socket_path: str | None = None
     allow_origins: frozenset[str] = frozenset()
+    allow_uids: frozenset[int] | None = frozenset()  # besides ours, over TCP; None: any
     always: bool = False
     audience: str | None = None
     idle_exit: float | None = None
@@ -152,7 +153,8 @@ def serve(rt: Runtime, options: ProxyOptions, *, out: TextIO, err: TextIO,
     rt.client
     try:
         proxy = Proxy(forwarder, port=options.port, socket_path=path,
-                      allow_origins=options.allow_origins, log=err,
+                      allow_origins=options.allow_origins, allow_uids=options.allow_uids,
+                      log=err,
                       idle_exit=options.idle_exit)
     except OSError as exc:
         if handoff is not None:

@@ -32,7 +32,9 @@ from faasauth.proxy.bodies import ChunkedBody, ContentLengthBody
 from faasauth.proxy.forward import (
     FUNCTION_PREFIXES, RELAY_HEADER, Answer, Forwarder, now_ms, refusal,
 )
-from faasauth.proxy.guard import Refusal, check_browser, check_host, check_peer, own_origins
+from faasauth.proxy.guard import (
+    Refusal, check_browser, check_host, check_peer, check_tcp_peer, own_origins,
+)
 
 DRAIN_SECONDS = 30.0
 IDLE_CONNECTION_SECONDS = 300.0
@@ -43,11 +45,11 @@ class Proxy:
 
     def __init__(self, forwarder: Forwarder, *, port: int | None, socket_path: str,
                  allow_origins: frozenset[str], log: TextIO = sys.stderr,
-                 idle_exit: float | None = None) -> None:
+                 idle_exit: float | None = None,
+                 allow_uids: frozenset[int] | None = frozenset()) -> None:  # None: any
         self.forwarder = forwarder
-        self.allow_origins = allow_origins
-        self.log = log
-        self.idle_exit = idle_exit
+        self.allow_origins, self.allow_uids = allow_origins, allow_uids
+        self.log, self.idle_exit = log, idle_exit
         self.socket_path = socket_path
         self.calls = 0
         self.busy = 0
@@ -183,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = IDLE_CONNECTION_SECONDS  # a kept-alive caller silent this long is let go
     proxy: Proxy
     over_unix: bool
+    _peer_checked = False
 
     def setup(self) -> None:
         super().setup()
@@ -237,6 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
                 check_peer(self.connection)
             else:
                 assert proxy.port is not None
+                if not self._peer_checked:  # once per connection: its owner does not change
+                    check_tcp_peer(self.connection, proxy.allow_uids)
+                    self._peer_checked = True
                 check_host(self.headers.get("host"), proxy.port)
             cors = check_browser(
                 {k.lower(): v for k, v in self.headers.items()}, proxy.allow_origins,

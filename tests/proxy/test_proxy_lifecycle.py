@@ -162,6 +162,73 @@ def test_another_user_on_the_socket_is_refused(
     assert sandbox.count("/function/") == 0
 
 
+def _as_nobody(port: int) -> str:
+    """A GET through the proxy's TCP port from uid 65534: the answer, head and body."""
+    script = (
+        "import os, socket, sys\n"
+        "os.setgid(65534); os.setuid(65534)\n"  # the stdlib under /root is out of reach now
+        "s = socket.socket(); s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+        "s.sendall(b'GET /function/echo-auth HTTP/1.1\\r\\nHost: 127.0.0.1:' + sys.argv[1].encode()"
+        " + b'\\r\\nConnection: close\\r\\n\\r\\n')\n"
+        "print(s.makefile('rb').read().decode())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(port)], capture_output=True,
+                            timeout=20)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.parametrize("allow", ["65534", "any"])
+def test_allow_uid_serves_that_user_over_tcp(
+    sandbox: Sandbox, start_proxy: Callable[..., Running], allow: str
+) -> None:
+    proxy = start_proxy("--allow-uid", allow)
+    assert proxy.url is not None
+    out = _as_nobody(int(proxy.url.rsplit(":", 1)[1]))
+    assert out.startswith("HTTP/1.1 200"), out
+    assert sandbox.count("/function/") >= 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_another_user_on_the_tcp_port_is_refused(
+    sandbox: Sandbox, start_proxy: Callable[..., Running]
+) -> None:
+    """127.0.0.1 is every local user's: the owner of the caller's end of the connection
+    (/proc/net/tcp) must be the proxy's user, or nothing is sent on."""
+    proxy = start_proxy("--allow-uid", "4242")  # another user allowed: not this one
+    assert proxy.url is not None
+    out = _as_nobody(int(proxy.url.rsplit(":", 1)[1]))
+    assert out.startswith("HTTP/1.1 403"), out
+    assert "serves its own user only (the caller is uid 65534; start it with " \
+           "--allow-uid 65534" in out
+    assert sandbox.count("/function/") == 0
+    # the proxy's own user still gets through, on the same port
+    own = httpx.get(f"{proxy.url}/function/echo-auth", timeout=10)
+    assert own.status_code == 200, own.text
+    assert sandbox.count("/function/") >= 1
+
+
+def test_the_tcp_peer_is_found_in_the_connection_table(tmp_path: os.PathLike[str]) -> None:
+    from faasauth.proxy.guard import tcp_peer_uid
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()) as caller:
+            accepted, _ = listener.accept()
+            with accepted:
+                if os.path.exists("/proc/net/tcp"):
+                    assert tcp_peer_uid(accepted) == os.geteuid()
+                    empty = os.path.join(tmp_path, "tcp")
+                    with open(empty, "w") as table:
+                        table.write("  sl  local_address rem_address   st tx_queue rx_queue tr "
+                                    "tm->when retrnsmt   uid  timeout inode\n")
+                    assert tcp_peer_uid(accepted, empty) == -1  # not there: refused
+                assert tcp_peer_uid(accepted, os.path.join(tmp_path, "none")) is None
+            del caller
+
+
 def test_a_port_in_use_is_a_clear_error(sandbox: Sandbox) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

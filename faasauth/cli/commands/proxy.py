@@ -36,6 +36,19 @@ def _run_cli() -> None:
     main(None)
 
 
+def _uids(values: tuple[str, ...]) -> frozenset[int] | None:
+    if any(v.strip().lower() == "any" for v in values):
+        return None
+    try:
+        uids = frozenset(int(v) for v in values)
+        if any(uid < 0 for uid in uids):
+            raise ValueError("negative")
+        return uids
+    except ValueError:
+        raise click.BadParameter("a user id is a number (see `id -u NAME`), or 'any'",
+                                 param_hint="'--allow-uid'") from None
+
+
 @click.command("proxy")
 @gateway_options
 @click.option("--port", default="0", show_default=True, metavar="N",
@@ -46,6 +59,10 @@ def _run_cli() -> None:
 @click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
               help="Let web pages at ORIGIN (e.g. http://localhost:3000) call functions "
               "through the proxy; repeat for several.")
+@click.option("--allow-uid", "allow_uids", multiple=True, metavar="UID",
+              help="Also serve this local user over TCP (by default only yours: the owner of "
+              "each caller's connection is checked); 'any' serves every user who can reach "
+              "127.0.0.1, as a pod's sidecar whose app runs as another user.")
 @click.option("--auth", is_flag=True,
               help="Send a function token on every call, as invoke --auth (async calls need it "
               "unless the function is remembered).")
@@ -62,6 +79,7 @@ def command(
     port: str,
     socket_path: str | None,
     allow_origins: tuple[str, ...],
+    allow_uids: tuple[str, ...],
     auth: bool,
     audience: str | None,
     idle_exit: str | None,
@@ -99,6 +117,7 @@ def command(
         port=_port(port),
         socket_path=socket_path,
         allow_origins=origins,
+        allow_uids=_uids(allow_uids),
         always=auth,
         audience=audience,
         idle_exit=_duration(idle_exit),
