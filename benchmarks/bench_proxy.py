@@ -22,7 +22,13 @@ the proxy's RSS flat (grows < 8 MiB over the load); 1 GiB through the proxy at >
 curl's throughput straight at the gateway, the proxy's peak RSS <= 64 MiB. Exits 1 when
 one is missed.
 
+With --floor, the same load and uploads also go through benchmarks/byte_relay.py, a Python
+relay that only copies bytes (with the token, as curl's): what one more Python process on the
+way costs here at the least, whatever it does; the rest of the proxy's figure is its own
+HTTP work per call.
+
     python benchmarks/bench_proxy.py [--clients 64] [--seconds 10] [--mib 1024] [--runs 3]
+                                     [--floor]
 """
 
 from __future__ import annotations
@@ -125,6 +131,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--mib", type=int, default=1024, help="body size in MiB (0 skips)")
     parser.add_argument("--runs", type=int, default=3, help="uploads of each kind")
+    parser.add_argument("--floor", action="store_true",
+                        help="also through a byte-copying Python relay (byte_relay.py)")
     args = parser.parse_args()
     if args.mib and shutil.which("curl") is None:
         sys.exit("curl is not installed")
@@ -146,6 +154,13 @@ def main() -> int:
         proxy_url, pid = values["FAASAUTH_PROXY_URL"], int(values["FAASAUTH_PROXY_PID"])
         proxy_port = int(proxy_url.rsplit(":", 1)[1])
         gateway_port = int(sandbox.gateway_url.rsplit(":", 1)[1])
+        relay = relay_port = None
+        if args.floor:
+            relay = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("byte_relay.py")),
+                 str(gateway_port)], stdout=subprocess.PIPE, text=True)
+            assert relay.stdout is not None
+            relay_port = int(relay.stdout.readline())
         try:
             print(f"sandbox gateway {sandbox.gateway_url}, proxy {proxy_url} (pid {pid}); "
                   f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start")
@@ -175,11 +190,22 @@ def main() -> int:
                     print("    UNDER: errors, or more than one exchange")
                 if not flat:
                     print("    OVER: the proxy's RSS grew with the calls")
+                if relay_port is not None:
+                    floor, floor_errors = load(relay_port, f"Bearer {token}", clients,
+                                               args.seconds)
+                    floor_added = statistics.median(floor) - statistics.median(direct)
+                    print(f"    {'byte relay':<10} {len(floor):6d} calls, {floor_errors} errors, "
+                          f"median {statistics.median(floor):6.2f} ms, "
+                          f"p99 {percentile(floor, 0.99):6.2f} ms (the floor: added "
+                          f"{floor_added:+.2f} ms)")
                 if clients == args.clients:
                     met = added <= ADDED_LATENCY_TARGET_MS
                     ok = ok and met
                     print(f"    median added latency (target <= {ADDED_LATENCY_TARGET_MS} ms): "
                           f"{'OK' if met else 'OVER'}")
+                    if relay_port is not None:
+                        print(f"    the byte relay alone adds {floor_added:+.2f} ms (the "
+                              "floor of one more Python process; noise is a few ms)")
             if args.mib:
                 body = work / "big.bin"
                 make_body(body, args.mib)
@@ -192,6 +218,11 @@ def main() -> int:
                     "curl via proxy": ["curl", "-sS", "--fail", "-X", "POST", "-T", str(body),
                                        proxy_url + url],
                 }
+                if relay_port is not None:
+                    commands["curl via relay"] = [
+                        "curl", "-sS", "--fail", "-X", "POST", "-H",
+                        f"Authorization: Bearer {token}", "-T", str(body),
+                        f"http://127.0.0.1:{relay_port}{url}"]
                 times: dict[str, list[float]] = {}
                 for _ in range(args.runs):
                     for label, argv in commands.items():
@@ -212,12 +243,18 @@ def main() -> int:
                 ok = ok and met
                 print(f"    through the proxy: {ratio:.2f}x curl's throughput straight at the "
                       f"gateway (target >= {BODY_TARGET}): {'OK' if met else 'UNDER'}")
+                if "curl via relay" in med:
+                    print(f"    through the byte relay (the floor): "
+                          f"{med['curl straight'] / med['curl via relay']:.2f}x")
                 met = peak <= RSS_TARGET_KIB
                 ok = ok and met
                 print(f"    the proxy's peak RSS: {peak / 1024:.1f} MiB (target <= "
                       f"{RSS_TARGET_KIB // 1024}): {'OK' if met else 'OVER'}")
         finally:
             subprocess.run([faasauth, "proxy", "--stop"], env=env, capture_output=True)
+            if relay is not None:
+                relay.terminate()
+                relay.wait()
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 

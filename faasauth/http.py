@@ -107,9 +107,10 @@ def make_client(settings: Settings, **options: Any) -> httpx.Client:
     if settings.verbose:
         hooks = {"request": [_log_request], "response": [_log_response]}
     limits = options.pop("limits", None)  # for the transports: a Client's own is not used
+    lanes = options.pop("lanes", None)  # many threads: faasauth.lanes, `limits` per lane
     if "transport" not in options:  # tests pass a MockTransport
         # Proxies too: httpx's own choice would send loopback requests to HTTP_PROXY.
-        options["transport"] = _transport_per_scheme(settings, limits)
+        options["transport"] = _transport_per_scheme(settings, limits, lanes)
     from faasauth import __version__
 
     options.setdefault("headers", {"User-Agent": f"faasauth/{__version__}"})
@@ -183,21 +184,24 @@ def _has_hash_links(directory: str) -> bool:
     return False
 
 
-def _transport_per_scheme(settings: Settings,
-                          limits: httpx.Limits | None = None) -> httpx.BaseTransport:
+def _transport_per_scheme(settings: Settings, limits: httpx.Limits | None = None,
+                          lanes: int | None = None) -> httpx.BaseTransport:
     """A transport per scheme and proxy: TLS set up only when an https:// URL is first
     requested, and each request's proxy chosen by `proxy_for` (loopback: always direct).
+    With `lanes`, each is a faasauth.lanes.Lanes of transports with `limits` each.
 
     Loading the CA bundle costs about 50 ms, a fifth of a warm `invoke`; a plain http://
     gateway (a local one, or `gateway.openfaas:8080` inside a cluster) never needs it.
     """
+    from functools import partial
+
     import httpx
 
     from faasauth.config.proxies import proxy_for
 
     class TransportPerScheme(httpx.BaseTransport):
         def __init__(self) -> None:
-            self._transports: dict[tuple[bool, str | None], httpx.HTTPTransport] = {}
+            self._transports: dict[tuple[bool, str | None], httpx.BaseTransport] = {}
             self._verify: bool | ssl.SSLContext | None = None
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -209,9 +213,15 @@ def _transport_per_scheme(settings: Settings,
                 if secure and self._verify is None:
                     self._verify = _tls_verification(settings)
                 verify = self._verify if secure and self._verify is not None else False
-                transport = self._transports[key] = httpx.HTTPTransport(
-                    verify=verify, proxy=key[1], limits=limits or httpx.Limits(
-                        max_connections=100, max_keepalive_connections=20))  # httpx's own
+                make = partial(httpx.HTTPTransport, verify=verify, proxy=key[1],
+                               limits=limits or httpx.Limits(
+                                   max_connections=100, max_keepalive_connections=20))
+                if lanes:
+                    from faasauth.lanes import Lanes
+
+                    transport = self._transports[key] = Lanes(make, keep=lanes)
+                else:
+                    transport = self._transports[key] = make()
             return transport.handle_request(request)
 
         def close(self) -> None:

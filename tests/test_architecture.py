@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "tokens": {"errors"},
     "config": {"errors", "console"},
     "store": BASE,
-    "http": BASE,
+    "http": BASE | {"lanes"},
+    "lanes": set(),  # many threads' connections, for the proxy's client
     "relay": BASE,
     "detach": {"errors"},  # --background's fork, for the proxy and the sandbox
     "runtime": BASE | {"store", "http", "relay"},

@@ -146,10 +146,12 @@ def serve(rt: Runtime, options: ProxyOptions, *, out: TextIO, err: TextIO,
     import httpx
 
     # Kept warm for every caller at once, and across a pause of half a minute (httpx keeps
-    # 20 for 5 s: under load each call past the 20th paid a new connection, and its TLS).
+    # 20 for 5 s: under load each call past the 20th paid a new connection, and its TLS);
+    # a lane of one connection per call in flight (faasauth.lanes), not one pool for all:
+    # httpx's pool lock held 64 callers in a queue.
+    rt.http_options.setdefault("lanes", KEPT_CONNECTIONS)
     rt.http_options.setdefault("limits", httpx.Limits(
-        max_connections=None, max_keepalive_connections=KEPT_CONNECTIONS,
-        keepalive_expiry=KEEPALIVE_SECONDS))
+        max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_SECONDS))
     rt.client
     try:
         proxy = Proxy(forwarder, port=options.port, socket_path=path,
