@@ -12,7 +12,7 @@ import platform
 import sys
 from typing import Mapping
 
-from faasauth import __version__
+from faasauth._version import __version__
 
 # pyproject.toml's [project.urls] Issues (tests/foundation/test_cli.py keeps them equal):
 # where the internal-error hint sends a bug report.

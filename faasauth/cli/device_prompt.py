@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from faasauth.console import plain_output, printable, say
-from faasauth.idp.device_code import DeviceCode
+from faasauth.idp.prompts import DeviceCode
 
 if TYPE_CHECKING:
     from rich.status import Status

@@ -22,7 +22,7 @@ import pytest
 
 from faasauth.cli.device_prompt import TerminalPrompt
 from faasauth.console import wrap
-from faasauth.idp.device_code import DeviceCode
+from faasauth.idp.prompts import DeviceCode
 from foundation.conftest import make_jwt, subprocess_env
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
