@@ -6,7 +6,7 @@
   three completion scripts as data files where the shells look, byte for byte as committed;
 - the sdist carries every tracked file of the package, its tests and completions, the licence,
   README, CHANGELOG and pyproject.toml, so the wheel built from it and its tests are complete;
-- both declare the version in faasauth/__init__.py, and the wheel's METADATA the licence.
+- both declare the version in faasauth/_version.py, and the wheel's METADATA the licence.
 Exits 1 with one line per problem.
 """
 
@@ -35,9 +35,9 @@ def tracked(*paths: str) -> list[str]:
 
 
 def main(dist: Path) -> list[str]:
-    version = re.search(r'^__version__ = "([^"]+)"', (REPO / "faasauth/__init__.py").read_text(),
+    version = re.search(r'^__version__ = "([^"]+)"', (REPO / "faasauth/_version.py").read_text(),
                         re.MULTILINE)
-    assert version, "no __version__ in faasauth/__init__.py"
+    assert version, "no __version__ in faasauth/_version.py"
     name = f"faasauth-{version.group(1)}"
     wheels = sorted(dist.glob("*.whl"))
     sdists = sorted(dist.glob("*.tar.gz"))

@@ -14,6 +14,7 @@ Layers, each a package; imports point down only (tests/test_architecture.py chec
     tokens/    records without I/O: Login, FunctionToken, TokenResponse, JWT helpers
     config/    settings (flag > env > stack.yml > default), faas-cli's config, secret files
     errors.py  the one exception tree, each class with its exit code
+    _version.py  __version__, which this module re-exports; other modules import it there
     console.py messages for people, on stderr
     proxy/     `faasauth proxy`: the resident process holding the login and warm connections
     sandbox/   a local gateway with IAM and an OpenID provider, for trying and testing
@@ -24,16 +25,16 @@ As a library (faasauth.api), imported on first use so that `import faasauth` sta
     StoredLogin, TokenFile, ClientCredentials, Ambient   where the subject token comes from
     FaasauthError and its subclasses             faasauth.errors
 
-Importing this package loads nothing else: start-up time is a feature.
+Importing this package loads nothing else but its version: start-up time is a feature.
 """
 
 from __future__ import annotations
 
+from faasauth._version import __version__  # written there, for every layer to import
+
 # Not `import typing` (6 ms, a fifth of a warm invoke through the proxy): mypy reads
 # TYPE_CHECKING as True wherever it is defined.
 TYPE_CHECKING = False
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from typing import Any

@@ -106,6 +106,43 @@ def terminal_output(out: BinaryIO) -> Output:
     return _terminal
 
 
+def terminal_width(stream: TextIO | None = None) -> int | None:
+    """The columns to wrap messages to on `stream` (stderr unless told): COLUMNS when set,
+    else the terminal's own width; None off a terminal, where each message stays one line
+    (a log, a pipe, a test reading stderr)."""
+    stream = stream or sys.stderr
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def wrap(text: str, width: int | None, indent: str = "") -> str:
+    """`text` in lines of at most `width` columns, broken at spaces only, each line after
+    the first starting with `indent`. A word is never split: a URL longer than the room
+    stands alone on its line, where the terminal soft-wraps it and a click still gets it
+    whole. A terminal left to itself breaks a line anywhere, mid-URL or before a space."""
+    if width is None or all(len(line) <= width for line in text.split("\n")):
+        return text
+    import textwrap
+
+    wrapper = textwrap.TextWrapper(
+        width=width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+    return "\n".join(
+        "\n".join(wrapper.wrap(line)) if len(line) > width else line
+        for line in text.split("\n")
+    )
+
+
 def say(message: str) -> None:
     message = printable(message)
     if _to_logging.get():
@@ -115,7 +152,7 @@ def say(message: str) -> None:
         return
     if _terminal is not None:
         _terminal.end_line()
-    print(message, file=sys.stderr, flush=True)
+    print(wrap(message, terminal_width()), file=sys.stderr, flush=True)
 
 
 def warn(message: str) -> None:

@@ -111,7 +111,7 @@ def make_client(settings: Settings, **options: Any) -> httpx.Client:
     if "transport" not in options:  # tests pass a MockTransport
         # Proxies too: httpx's own choice would send loopback requests to HTTP_PROXY.
         options["transport"] = _transport_per_scheme(settings, limits, lanes)
-    from faasauth import __version__
+    from faasauth._version import __version__
 
     options.setdefault("headers", {"User-Agent": f"faasauth/{__version__}"})
     return httpx.Client(

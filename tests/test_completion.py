@@ -146,6 +146,31 @@ def test_fish_completes_with_the_committed_script(tmp_path: Path) -> None:
     assert lines == ["invoke", "figlet"]
 
 
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_shows_whole_descriptions_past_their_commas(tmp_path: Path) -> None:
+    """Issue 22 item 25: click's fish script split each answer at every comma, so the
+    description of --timeout stopped at "(connecting"."""
+    script = f"source {COMPLETIONS / 'faasauth.fish'}; complete -C'faasauth invoke --tim'"
+    result = subprocess.run(["fish", "--no-config", "-c", script], cwd=tmp_path,
+                            capture_output=True, text=True, env=shell_env(tmp_path / "home"),
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "--timeout\tTimeout for each network step (connecting, each read of an answer), not "
+        "for the whole call, e.g. 30 or 30s. [default: 60s]"]
+
+
+def test_fish_source_asked_of_click_is_the_committed_script(tmp_path: Path) -> None:
+    """`_FAASAUTH_COMPLETE=fish_source faasauth` (click's own way to ask) is faasauth's
+    script too, not click's, which cuts descriptions at a comma (issue 22 item 25)."""
+    result = subprocess.run([sys.executable, "-m", "faasauth"], capture_output=True, text=True,
+                            env={**shell_env(tmp_path), "_FAASAUTH_COMPLETE": "fish_source"},
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip("\n") == (COMPLETIONS / "faasauth.fish").read_text().rstrip("\n")
+    assert 'string split --max 1 ","' in result.stdout
+
+
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 def test_zsh_loads_the_committed_script_and_gets_answers(tmp_path: Path) -> None:
     home = tmp_path / "home"

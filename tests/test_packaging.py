@@ -95,7 +95,7 @@ def test_version_has_its_changelog_section_below_an_empty_unreleased() -> None:
 
 def test_the_version_has_one_source() -> None:
     assert PROJECT["dynamic"] == ["version"] and "version" not in PROJECT
-    assert PYPROJECT["tool"]["hatch"]["version"] == {"path": "faasauth/__init__.py"}
+    assert PYPROJECT["tool"]["hatch"]["version"] == {"path": "faasauth/_version.py"}
     assert re.fullmatch(r"\d+\.\d+\.\d+((a|b|rc)\d+)?(\.dev\d+)?", faasauth.__version__)
 
 

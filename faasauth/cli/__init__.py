@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         from faasauth.proxy.thin import exit_now, run, wants_handoff
 
         if wants_handoff(sys.argv[1:]):
-            from faasauth import __version__
+            from faasauth._version import __version__
 
             code = run(sys.argv[1:], __version__)
             if code is not None:

@@ -12,7 +12,7 @@ import platform
 import sys
 from typing import Mapping
 
-from faasauth import __version__
+from faasauth._version import __version__
 
 # pyproject.toml's [project.urls] Issues (tests/foundation/test_cli.py keeps them equal):
 # where the internal-error hint sends a bug report.
@@ -65,13 +65,13 @@ def store_line(env: Mapping[str, str]) -> str:
     if backend != "auto":
         return f"{backend} (FAASAUTH_TOKEN_STORE={backend}), home {home}"
 
-    from faasauth.store.choice import BACKEND_STATE
+    from faasauth.store.choice import BACKEND_STATE, remembered_reason
     from faasauth.store.home import Home
 
     remembered = Home(home).read_state(BACKEND_STATE)
     chosen = remembered.get("backend")
     if chosen in ("file", "keyring"):
-        reason = remembered.get("reason") or "chosen automatically earlier"
+        reason = remembered_reason(remembered)
         return f"{chosen} ({reason}), home {home}"
     return (
         f"auto, not chosen yet (the first command that keeps a token tries the OS keyring), "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -44,6 +45,17 @@ class LazyGroup(click.Group):
         module = import_module(f"faasauth.cli.commands.{COMMANDS[cmd_name][0]}")
         command: click.Command = module.command
         return command
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # A TAB (or `eval "$(_FAASAUTH_COMPLETE=fish_source faasauth)"`): click answers before
+        # any command runs, so faasauth's fish script is put in place of click's here.
+        from faasauth.cli.completion import COMPLETE_VAR
+
+        if COMPLETE_VAR in os.environ:
+            from faasauth.cli.completion import register_fish
+
+            register_fish()
+        return super().main(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # Bare `faasauth`: the help on stdout and exit 0, as click 8.1 does. Click 8.2+ raises

@@ -33,6 +33,43 @@ _CHILD_KEY = re.compile(r"^(\s+)([A-Za-z0-9_.-]+)\s*:")
 _NAMESPACE = re.compile(r"^\s+namespace\s*:\s*['\"]?([A-Za-z0-9_.-]+)")
 
 
+# click's fish script splits each answer at every comma ("plain,--timeout\tTimeout for
+# each network step (connecting, each read...") and keeps the second piece only, so a
+# description, or a value, stops at its first comma. This one splits at the first comma
+# only; the rest is click's script as it is. `register_fish` puts it in click's place.
+_FISH_SOURCE = """\
+function %(complete_func)s;
+    set -l response (env %(complete_var)s=fish_complete COMP_WORDS=(commandline -cp) \
+COMP_CWORD=(commandline -t) %(prog_name)s);
+
+    for completion in $response;
+        set -l metadata (string split --max 1 "," -- $completion);
+
+        if test $metadata[1] = "dir";
+            __fish_complete_directories $metadata[2];
+        else if test $metadata[1] = "file";
+            __fish_complete_path $metadata[2];
+        else if test $metadata[1] = "plain";
+            echo $metadata[2];
+        end;
+    end;
+end;
+
+complete --no-files --command %(prog_name)s --arguments \
+"(%(complete_func)s)";
+"""
+
+
+def register_fish() -> None:
+    """Make click answer `fish` (the script and each TAB) with the script above."""
+    from click.shell_completion import FishComplete, add_completion_class
+
+    class FaasauthFishComplete(FishComplete):
+        source_template = _FISH_SOURCE
+
+    add_completion_class(FaasauthFishComplete, "fish")
+
+
 def scan_stack_file(directory: Path) -> tuple[list[str], list[str]]:
     """Function names and namespaces in the stack file, without a YAML parser.
 

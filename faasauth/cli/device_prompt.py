@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from faasauth.console import plain_output, printable, say
-from faasauth.idp.device_code import DeviceCode
+from faasauth.idp.prompts import DeviceCode
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -201,24 +201,50 @@ class TerminalPrompt:
         self._start: LoopbackRedirect | None = None
 
     def show(self, code: DeviceCode) -> None:
-        from rich.panel import Panel
-        from rich.text import Text
-
-        body = Text()
-        body.append("Open  ")
-        body.append(printable(code.verification_uri), style="bold underline")
-        body.append("\nCode  ")
-        body.append(printable(code.user_code), style="bold cyan")
-        if code.verification_uri_complete:
-            body.append("\n\nor open ")
-            body.append(printable(code.verification_uri_complete), style="underline")
-        self.console.print(Panel(body, title="Sign in to continue", expand=False))
+        link = printable(code.verification_uri)
+        complete = printable(code.verification_uri_complete or "")
+        user_code = printable(code.user_code)
+        # The panel's borders and padding take 4 columns; a link that would not fit on its
+        # line there is never wrapped by rich (a split URL cannot be clicked): no panel then.
+        room = self.console.width - 4
+        if len("Open  " + link) <= room and len("or open " + complete) <= room:
+            self._panel(link, user_code, complete)
+        else:
+            self._lines(link, user_code, complete)
         if self.qr and code.verification_uri_complete:
             self._show_qr(code.verification_uri_complete)
         _copy_code(code, self.copy_from)
         self._start = _open_link(code, self.opener)
         status = self._status = self.console.status("Waiting for approval…")
         status.start()
+
+    def _panel(self, link: str, user_code: str, complete: str) -> None:
+        from rich.panel import Panel
+        from rich.text import Text
+
+        body = Text()
+        body.append("Open  ")
+        body.append(link, style="bold underline")
+        body.append("\nCode  ")
+        body.append(user_code, style="bold cyan")
+        if complete:
+            body.append("\n\nor open ")
+            body.append(complete, style="underline")
+        self.console.print(Panel(body, title="Sign in to continue", expand=False))
+
+    def _lines(self, link: str, user_code: str, complete: str) -> None:
+        """A narrow terminal: each link alone on its line, which rich leaves unbroken (the
+        terminal soft-wraps one longer than the width, and it stays one link)."""
+        from rich.text import Text
+
+        print_line = self.console.print
+        print_line("Sign in to continue: open", style="bold", highlight=False)
+        print_line(Text(link, style="bold underline"), soft_wrap=True)
+        print_line(Text.assemble("and enter the code ", (user_code, "bold cyan")),
+                   highlight=False)
+        if complete:
+            print_line("or open this link, which carries the code:", highlight=False)
+            print_line(Text(complete, style="underline"), soft_wrap=True)
 
     def _show_qr(self, link: str) -> None:
         """The link with the code, for a phone's camera, when the terminal has room."""
@@ -233,7 +259,7 @@ class TerminalPrompt:
             return
         size = self.console.size
         if fits(lines, size.width, size.height):
-            self.console.print("Or scan it with a phone (--no-qr hides this):")
+            self.console.print("Or scan it with a phone (--no-qr hides this):", highlight=False)
             for line in lines:
                 self.console.print(Text(line, style="black on white"), soft_wrap=True)
 

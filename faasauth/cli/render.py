@@ -60,12 +60,17 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         lines += ["", f"Gateway {gateway}" + ("  (current)" if gateway == current else "")]
         login = next((item for item in status["logins"] if item["gateway"] == gateway), None)
         lines += _login_lines(login)
-        by_whose: dict[str, list[dict[str, Any]]] = {}
+        # Whose, and whether for this login: the same `sub` logged in earlier with another
+        # client has tokens of its own, which would otherwise read as the same rows twice.
+        by_whose: dict[tuple[bool, str], list[dict[str, Any]]] = {}
         for item in status["function_tokens"]:
             if item["gateway"] == gateway:
-                by_whose.setdefault(item["subject"] or "", []).append(item)
-        for subject, tokens in sorted(by_whose.items()):
+                whose_key = (not item["from_login"], item["subject"] or "")
+                by_whose.setdefault(whose_key, []).append(item)
+        for (other, subject), tokens in sorted(by_whose.items()):
             whose = f" for {subject}" if subject else " (whose: unknown)"
+            if other and login is not None:
+                whose += ", from another login or token"
             lines.append(f"  function tokens{whose}:")
             lines += [_token_line(item) for item in tokens]
         if not by_whose:

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from faasauth import __version__
+from faasauth._version import __version__
 from faasauth.console import Output
 from faasauth.errors import UsageFailure
 from faasauth.flows.subject import SubjectSource

@@ -6,10 +6,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from faasauth.runtime import Runtime
-from faasauth.store.cache import Removed, gateway_of
+from faasauth.store.cache import Removed, exchanged_for, gateway_of
 from faasauth.tokens.function import FunctionToken
 from faasauth.tokens.jwt import mask, subject_of
 from faasauth.tokens.login import Login
+
+
+# A login's grant as `auth --grant` names it (records keep "device", the older name).
+GRANT_SHOWN = {"device": "device_code"}
 
 
 @dataclass(frozen=True)
@@ -18,9 +22,10 @@ class StoreInfo:
     reason: str
     location: str
     plain_file: bool
-    # Only checked when tokens sit in plain files: whether an OS keyring answers here, so
-    # that moving them there is suggested only where it could work (None: not checked).
-    keyring_available: bool | None = None
+    # Whether an OS keyring answers here (the keyring store in use has), so that moving
+    # tokens there is suggested only where it could work. None: not asked (the text status
+    # asks only when tokens sit in plain files; `--json` always asks).
+    keyring_available: bool | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class TokenStatus:
     gateway: str | None
     audience: list[str]
     subject: str | None  # whose: the `sub` of the subject token it was exchanged for
+    # Exchanged for the gateway's stored login; false: for another (an earlier login with
+    # another client or IdP, a token given to `exchange` or the library), same `sub` or not.
+    from_login: bool
     expires_in: int | None
     token: str = field(repr=False)  # masked, yet a piece of a token
 
@@ -73,7 +81,7 @@ def _login_status(login: Login, now: float, renewable: bool) -> LoginStatus:
         gateway=login.gateway,
         authority=login.authority,
         client_id=login.client_id,
-        grant=login.grant,
+        grant=GRANT_SHOWN.get(login.grant, login.grant),
         issuer=login.issuer,
         subject=login.subject,
         expires_at=None if login.expires_at is None else int(login.expires_at),
@@ -84,19 +92,28 @@ def _login_status(login: Login, now: float, renewable: bool) -> LoginStatus:
     )
 
 
-def collect_status(rt: Runtime) -> Status:
+def collect_status(rt: Runtime, *, keyring_check: bool = False) -> Status:
+    """What the store holds. With `keyring_check`, whether a keyring answers is found out
+    whatever is stored (`status --json`: its `keyring_available` is always true or false,
+    not false with tokens and null without); else only where the plain-file warning needs
+    it, so that a text `status` of a file store with nothing in it never imports keyring."""
     now = rt.now()
     logins: list[LoginStatus] = []
     tokens: list[TokenStatus] = []
-    for key, record in rt.cache.records():
+    records = list(rt.cache.records())
+    identities = {r.gateway: r.identity for _, r in records if isinstance(r, Login)}
+    for key, record in records:
         if isinstance(record, Login):
             logins.append(_login_status(record, now, can_renew_now(rt, record)))
         elif isinstance(record, FunctionToken):
+            gateway = gateway_of(key)
+            identity = identities.get(gateway or "")
             tokens.append(
                 TokenStatus(
-                    gateway=gateway_of(key),
+                    gateway=gateway,
                     audience=record.audience,
                     subject=record.subject or subject_of(record.access_token),
+                    from_login=identity is not None and exchanged_for(key, identity),
                     expires_in=_left(record.expires_at, now),
                     token=mask(record.access_token),
                 )
@@ -107,8 +124,8 @@ def collect_status(rt: Runtime) -> Status:
     )
     store = rt.store
     current_login = next((item for item in logins if item.gateway == current), None)
-    keyring_available = None
-    if store.plain_file and (logins or tokens):
+    keyring_available: bool | None = True if store.name == "keyring" else None
+    if keyring_available is None and (keyring_check or (store.plain_file and (logins or tokens))):
         from faasauth.store.choice import keyring_problem
 
         keyring_available = keyring_problem() is None

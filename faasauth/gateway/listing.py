@@ -58,7 +58,7 @@ def _ask(gateway: str, namespace: str | None, authorization: str | None, timeout
          verify: bool | str) -> list[str] | None:
     import time
 
-    from faasauth import __version__
+    from faasauth._version import __version__
     from faasauth.config.proxies import is_loopback, proxy_for
 
     deadline = time.monotonic() + timeout

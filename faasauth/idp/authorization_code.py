@@ -18,34 +18,21 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from faasauth.errors import LoginFailed, MalformedResponse, UsageFailure
 from faasauth.idp.forms import token_request
+from faasauth.idp.prompts import BrowserPrompt as BrowserPrompt  # re-exported for flows.auth
 from faasauth.runtime import Runtime
 from faasauth.tokens.jwt import unverified_claims
 from faasauth.tokens.response import TokenResponse
 
 if TYPE_CHECKING:
-    from faasauth.idp.grants import GrantCall
+    from faasauth.idp.grant_call import GrantCall
     from faasauth.idp.loopback_redirect import AuthorizationCode
 
 GRANT_AUTHORIZATION_CODE = "authorization_code"
-DEFAULT_LOGIN_TIMEOUT = 300.0
-
-
-class BrowserPrompt(Protocol):
-    """How the authorization URL reaches the person; see faasauth.cli.browser_prompt."""
-
-    @property
-    def unavailable(self) -> str | None:
-        """Why no browser can be opened here, or None when one can."""
-
-    def show(self, url: str, redirect_uri: str) -> None:
-        """Print `url` on stderr and open a browser at it where one may be opened."""
-
-    def close(self, ok: bool) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from faasauth.runtime import Runtime
 from faasauth.tokens.response import TokenResponse
 
 if TYPE_CHECKING:
-    from faasauth.idp.grants import GrantCall
+    from faasauth.idp.grant_call import GrantCall
 
 
 def client_credentials(rt: Runtime, call: GrantCall) -> TokenResponse:

@@ -1,11 +1,13 @@
 """Logging in at the identity provider: which grant, and the one signature every grant has.
 
-    LoginRequest  what the user asked for (authority, client, grant, scope, secret, URLs)
-    Grant         (rt, GrantCall) -> TokenResponse: one unit per grant
+    GrantName     the grants there are (a unit each, behind idp.grant_call's Grant)
     obtain()      discovery, client authentication, then the chosen grant
 
-Adding a grant: write its unit (a module in this package), add it to GRANTS, and to the
-`--grant` choices of `faasauth auth`.
+LoginRequest, GrantCall and Grant live in idp.grant_call (re-exported here), below the
+units: a unit is handed a GrantCall and knows nothing of this registry.
+
+Adding a grant: write its unit (a module in this package), add it to `_grants()` and
+GrantName, and to the `--grant` choices of `faasauth auth`.
 
 Without --grant: client credentials when a secret is available; else the browser login
 (`code`) when a browser can be opened here and discovery lists an authorization_endpoint
@@ -14,71 +16,26 @@ Without --grant: client credentials when a secret is available; else the browser
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, Literal, get_args
 
 from faasauth.console import say
 from faasauth.errors import UsageFailure
-from faasauth.idp.authorization_code import DEFAULT_LOGIN_TIMEOUT, BrowserPrompt
-from faasauth.idp.device_code import DevicePrompt
 from faasauth.idp.discovery import (
     ProviderEndpoints,
     no_device_grant,
     resolve_endpoints,
 )
 from faasauth.idp.forms import Client
+from faasauth.idp.grant_call import GRANT_ALIASES as GRANT_ALIASES
+from faasauth.idp.grant_call import PERSON_GRANTS as PERSON_GRANTS
+from faasauth.idp.grant_call import Grant, GrantCall as GrantCall, LoginRequest as LoginRequest
+from faasauth.idp.prompts import BrowserPrompt, DevicePrompt
 from faasauth.runtime import Runtime
 from faasauth.tokens.response import TokenResponse
 
 GrantName = Literal["client_credentials", "device", "code"]
 GRANT_NAMES: tuple[str, ...] = get_args(GrantName)
-# faas-cli's names (`faas-cli pro auth --grant`) and the RFCs' mean the same grants
-GRANT_ALIASES = {"device_code": "device", "authorization_code": "code"}
-DEVICE_DEFAULT_SCOPE = "openid offline_access"  # the default of every grant for a person
-PERSON_GRANTS = ("device", "code")
-
-
-@dataclass(frozen=True)
-class LoginRequest:
-    authority: str | None
-    client_id: str | None
-    grant: str | None = None
-    scope: str | None = None
-    client_secret: str | None = None
-    token_url: str | None = None
-    device_url: str | None = None
-    # the browser login's redirect; None: faas-cli's (loopback_redirect.DEFAULT_PORT/PATH)
-    redirect_port: int | None = None
-    redirect_path: str | None = None
-    login_timeout: float = DEFAULT_LOGIN_TIMEOUT
-
-    def __repr__(self) -> str:
-        return f"LoginRequest(authority={self.authority!r}, client_id={self.client_id!r})"
-
-    @property
-    def chosen_grant(self) -> str:
-        grant = GRANT_ALIASES.get(self.grant or "", self.grant)
-        return grant or ("client_credentials" if self.client_secret else "device")
-
-    @property
-    def chosen_scope(self) -> str | None:
-        if self.scope is not None:
-            return self.scope or None
-        return DEVICE_DEFAULT_SCOPE if self.chosen_grant in PERSON_GRANTS else None
-
-
-@dataclass(frozen=True)
-class GrantCall:
-    """Everything a grant needs: what was asked, where, as which client, and a prompt."""
-
-    request: LoginRequest
-    endpoints: ProviderEndpoints
-    client: Client
-    prompt: Callable[[], DevicePrompt]
-    browser: BrowserPrompt | None = None  # None: no person at a browser (the library)
-
-
-Grant = Callable[[Runtime, GrantCall], TokenResponse]
 
 
 def make_client(client_id: str, secret: str | None, endpoints: ProviderEndpoints) -> Client:

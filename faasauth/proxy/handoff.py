@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 Command = Callable[[], None]  # runs the CLI on sys.argv and exits (faasauth.cli.app.main)
 
-from faasauth import __version__
+from faasauth._version import __version__
 from faasauth.proxy.guard import peer_uid
 from faasauth.proxy.paths import command_path
 from faasauth.proxy.thin import MAGIC, send_message, unpack

@@ -26,7 +26,7 @@ from typing import Any, Iterator, TextIO
 
 import httpx
 
-from faasauth import __version__
+from faasauth._version import __version__
 from faasauth.errors import FaasauthError
 from faasauth.proxy.bodies import ChunkedBody, ContentLengthBody
 from faasauth.proxy.forward import (

@@ -28,7 +28,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from faasauth import __version__
+from faasauth._version import __version__
 from faasauth.sandbox import user_functions
 from faasauth.sandbox.exchange import TOKEN_EXCHANGE, TokenExchange
 from faasauth.sandbox.functions import DEFAULT_NAMESPACE, Call, Function, invoke, spool

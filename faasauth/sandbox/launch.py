@@ -21,10 +21,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from faasauth.console import terminal_width, wrap
 from faasauth.sandbox.ci import describe as ci_describe
 from faasauth.sandbox import user_functions
 from faasauth.sandbox.core import Sandbox
 from faasauth.sandbox.functions import Function
+
+
+# Where a banner line's value starts: "faasauth sandbox: " and a label of ten columns.
+BANNER_INDENT = " " * 28
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def describe(sandbox: Sandbox) -> list[str]:
         + ("   (auto-approve)" if sandbox.auto_approve else ""),
         f"clients   {sandbox.client_id} (confidential, secret in FAASAUTH_CLIENT_SECRET), "
         f"{sandbox.public_client_id} (public, device grant); both: browser login with PKCE, "
-        "redirect http://127.0.0.1:<any port>/oauth/callback",
+        "redirect http://127.0.0.1:PORT/oauth/callback (any PORT)",
         f"admin     {sandbox.env()['OPENFAAS_USERNAME']} (basic auth for the /system API and "
         "faas-cli login; password in OPENFAAS_PASSWORD)",
         f"requests  {sandbox.gateway_url}/_sandbox/requests"
@@ -125,8 +130,10 @@ def serve(
             out.flush()
             if close_out:
                 out.close()
+            # On a terminal each line wraps at spaces, under its value: never inside a URL.
+            width = terminal_width(err)
             for line in describe(sandbox):
-                print(f"faasauth sandbox: {line}", file=err)
+                print(wrap(f"faasauth sandbox: {line}", width, BANNER_INDENT), file=err)
             print("faasauth sandbox: serving; Ctrl-C to stop", file=err, flush=True)
             while not stopping.wait(1.0):
                 pass

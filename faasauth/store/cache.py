@@ -46,8 +46,20 @@ def login_key(gateway: str) -> str:
 
 
 def function_token_key(gateway: str, identity: str, audiences: Iterable[str]) -> str:
-    subject_hash = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
-    return f"{FUNCTION_PREFIX}{gateway}|{subject_hash}|{','.join(sorted(set(audiences)))}"
+    audience = ",".join(sorted(set(audiences)))
+    return f"{FUNCTION_PREFIX}{gateway}|{_identity_hash(identity)}|{audience}"
+
+
+def _identity_hash(identity: str) -> str:
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+
+
+def exchanged_for(key: str, identity: str) -> bool:
+    """Whether the function token under `key` was exchanged for `identity` (a login's: the
+    same subject logged in with another client or IdP has another)."""
+    parts = key.split("|")
+    return key.startswith(FUNCTION_PREFIX) and len(parts) >= 4 \
+        and parts[2] == _identity_hash(identity)
 
 
 def gateway_of(key: str) -> str | None:

@@ -12,6 +12,8 @@ from faasauth.store.home import Home
 
 PROBE_SECONDS = 3.0
 BACKEND_STATE = "store-backend.json"
+AUTOMATIC = "automatic choice: "  # a reason's start, and why no parentheses are in it
+_OLD_AUTOMATIC = " (automatic choice)"  # how homes written before said it
 
 
 def open_store(home: Home, backend: str) -> TokenStore:
@@ -28,7 +30,7 @@ def open_store(home: Home, backend: str) -> TokenStore:
         remembered = home.read_state(BACKEND_STATE)
         if remembered.get("backend") == "file":
             store: TokenStore = FileStore(home)
-            store.reason = str(remembered.get("reason") or "chosen automatically earlier")
+            store.reason = remembered_reason(remembered)
             return store
         if remembered.get("backend") != "keyring":
             return choose_automatically(home)
@@ -43,12 +45,23 @@ def open_store(home: Home, backend: str) -> TokenStore:
                 "FAASAUTH_TOKEN_STORE to choose."
             )
             fallback: TokenStore = FileStore(home)
-            fallback.reason = f"{problem} (the remembered keyring is out of reach here)"
+            fallback.reason = f"the keyring chosen earlier is out of reach here: {problem}"
             return fallback
     store = _keyring_store(home)
     if backend == "auto":  # say why as status would: not "FAASAUTH_TOKEN_STORE=keyring"
-        store.reason = str(remembered.get("reason") or "chosen automatically earlier")
+        store.reason = remembered_reason(remembered)
     return store
+
+
+def remembered_reason(remembered: dict[str, Any]) -> str:
+    """Why the remembered choice was made, as status and --version show it in parentheses
+    after the backend's name: `file (automatic choice: no OS keyring backend is available)`.
+    A home written by an earlier faasauth says "... (automatic choice)": read here in
+    today's words, so that no parentheses are nested."""
+    reason = str(remembered.get("reason") or "") or "chosen automatically earlier"
+    if reason.endswith(_OLD_AUTOMATIC):
+        reason = AUTOMATIC + reason[: -len(_OLD_AUTOMATIC)]
+    return reason
 
 
 def keyring_problem() -> str | None:
@@ -85,7 +98,7 @@ def keyring_problem() -> str | None:
     if "problem" in outcome:
         return str(outcome["problem"])
     if "error" in outcome:
-        return f"the OS keyring failed ({outcome['error']})"
+        return f"the OS keyring failed with {outcome['error']}"
     return f"the OS keyring did not answer within {PROBE_SECONDS:g}s"
 
 
@@ -94,13 +107,13 @@ def choose_automatically(home: Home) -> TokenStore:
         remembered = home.read_state(BACKEND_STATE)
         if remembered.get("backend") in ("file", "keyring"):
             chosen = remembered["backend"]
-            reason = str(remembered.get("reason", ""))
+            reason = remembered_reason(remembered)
         else:
             problem = keyring_problem()
             if problem is None:
-                chosen, reason = "keyring", "an OS keyring answered (automatic choice)"
+                chosen, reason = "keyring", f"{AUTOMATIC}an OS keyring answered"
             else:
-                chosen, reason = "file", f"{problem} (automatic choice)"
+                chosen, reason = "file", f"{AUTOMATIC}{problem}"
                 warn(
                     f"{problem}; keeping tokens in files under {home.path} (mode 0600). "
                     "Set FAASAUTH_TOKEN_STORE to choose."

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
 from faasauth.runtime import Runtime
-from faasauth.idp.device_code import DeviceCode
+from faasauth.idp.prompts import DeviceCode
 from faasauth.config.settings import resolve_settings
 
 from cli_support import CliResult, make_jwt  # noqa: F401 - re-exported to the suite

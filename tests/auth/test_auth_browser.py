@@ -112,7 +112,7 @@ def test_a_broken_browser_does_not_break_the_login(monkeypatch: pytest.MonkeyPat
 def test_terminal_prompt_panel_shows_uri_and_code_even_with_a_complete_link() -> None:
     from rich.console import Console
 
-    from faasauth.idp.device_code import DeviceCode
+    from faasauth.idp.prompts import DeviceCode
 
     code = DeviceCode("dc-secret-0123456789", "WDJB-MJHT", "https://idp.example/device",
                       "https://idp.example/device?user_code=WDJB-MJHT", 600.0, 5.0)

@@ -19,7 +19,8 @@ from auth.helpers import (
     stored_files,
     stored_login_entry,
 )
-from faasauth.idp.device_code import DeviceCode, DeviceGrant
+from faasauth.idp.device_code import DeviceGrant
+from faasauth.idp.prompts import DeviceCode
 from faasauth.cli.device_prompt import PlainPrompt
 from faasauth.errors import ExitCode, LoginFailed, MalformedResponse, TransientFailure
 from faasauth.idp.forms import Client

@@ -14,7 +14,7 @@ import pytest
 from faasauth.cli.clipboard import copy_text
 from faasauth.cli.device_prompt import PlainPrompt, TerminalPrompt
 from faasauth.cli.qr import qr_lines
-from faasauth.idp.device_code import DeviceCode
+from faasauth.idp.prompts import DeviceCode
 
 LINK = "http://127.0.0.1:8080/device?user_code=WDJB-MJHT"
 CODE = DeviceCode("device-secret", "WDJB-MJHT", "http://127.0.0.1:8080/device", LINK, 600, 5)

@@ -35,6 +35,13 @@ def two_gateways(home: Path) -> Path:
     return home
 
 
+def login_identity(**fields: str) -> str:
+    """The identity function tokens of a login with these fields are cached under."""
+    from faasauth.tokens.login import Login
+
+    return Login(gateway=GW_A, **fields).identity
+
+
 def assert_no_secrets(*texts: str) -> None:
     for text in texts:
         for secret in SECRETS:
@@ -57,7 +64,7 @@ class TestStatus:
         assert lines[:2] == ["Token store  file (FAASAUTH_TOKEN_STORE=file)", f"{'':13}{home}"]
         current = lines.index(f"Gateway {GW_A}  (current)")
         assert lines[current + 1:current + 3] == [
-            "  login      alice at https://idp.example", "  grant      device"]
+            "  login      alice at https://idp.example", "  grant      device_code"]
         assert f"Gateway {GW_B}" in lines  # the other gateway is listed, after it
         assert lines.index(f"Gateway {GW_B}") > current
         assert any(line.startswith("    dev:figlet ") for line in lines)
@@ -149,7 +156,11 @@ class TestStatus:
         )
         data = json.loads(run_cli("status", "--json").out)
         assert data["store"]["backend"] == "file"
-        assert data["store"]["reason"] == "no OS keyring backend is available (automatic choice)"
+        # A home written before keeps the older words; shown in today's, without nested
+        # parentheses (issue 22 item 26).
+        assert data["store"]["reason"] == "automatic choice: no OS keyring backend is available"
+        text = run_cli("status").out.splitlines()[0]
+        assert text == "Token store  file (automatic choice: no OS keyring backend is available)"
 
     def test_corrupt_login_does_not_break_status(self, run_cli, two_gateways: Path, home: Path) -> None:
         from faasauth.store.cache import login_key
@@ -183,19 +194,59 @@ class TestStatusReads:
 
     def test_function_tokens_say_whose_they_are(self, run_cli, home: Path) -> None:
         store_login(home, GW_A, ID_TOKEN_A, issuer="https://idp.example", subject="alice")
-        store_function_token(home, GW_A, FN_A, ["dev:figlet"], identity="login|alice",
-                             subject="alice")
+        store_function_token(home, GW_A, FN_A, ["dev:figlet"], subject="alice",
+                             identity=login_identity(issuer="https://idp.example", subject="alice"))
         store_function_token(home, GW_A, FN_B, ["dev:figlet"], identity="token|ci",
                              subject="repo:org/app:ref:refs/heads/main")
         result = run_cli("status", "-g", GW_A)
         lines = result.out.splitlines()
         alice = lines.index("  function tokens for alice:")
-        ci = lines.index("  function tokens for repo:org/app:ref:refs/heads/main:")
+        ci = lines.index("  function tokens for repo:org/app:ref:refs/heads/main, from another "
+                         "login or token:")
         assert lines[alice + 1].endswith(f"{FN_A[:6]}...{FN_A[-4:]}")
         assert lines[ci + 1].endswith(f"{FN_B[:6]}...{FN_B[-4:]}")
         data = json.loads(run_cli("status", "--json", "-g", GW_A).out)
         assert sorted(t["subject"] for t in data["function_tokens"]) == [
             "alice", "repo:org/app:ref:refs/heads/main"]
+
+    def test_one_function_and_subject_from_two_logins_are_told_apart(
+        self, run_cli, home: Path
+    ) -> None:
+        """Issue 22 item 26: logged in again with another client, the same person's tokens
+        for one function read as two identical rows; the earlier login's are now apart."""
+        now = dict(authority="https://idp.example", client_id="faasauth-cli",
+                   issuer="https://idp.example", subject="alice")
+        store_login(home, GW_A, ID_TOKEN_A, grant="device", **now)
+        store_function_token(home, GW_A, FN_A, ["dev:figlet"], subject="alice",
+                             identity=login_identity(**now))
+        store_function_token(home, GW_A, FN_B, ["dev:figlet"], subject="alice",
+                             identity=login_identity(**{**now, "client_id": "faasauth"}))
+        lines = run_cli("status", "-g", GW_A).out.splitlines()
+        ours = lines.index("  function tokens for alice:")
+        earlier = lines.index("  function tokens for alice, from another login or token:")
+        assert lines[ours + 1].startswith("    dev:figlet ") and lines[ours + 1].endswith(FN_A[-4:])
+        assert lines[earlier + 1].startswith("    dev:figlet ")
+        assert lines[earlier + 1].endswith(FN_B[-4:])
+        assert "  grant      device_code" in lines  # as `auth --grant` names it
+        data = json.loads(run_cli("status", "--json", "-g", GW_A).out)
+        assert data["current_login"]["grant"] == "device_code"
+        assert sorted((t["token"][-4:], t["from_login"]) for t in data["function_tokens"]) == \
+            sorted([(FN_A[-4:], True), (FN_B[-4:], False)])
+
+    def test_keyring_available_is_known_with_tokens_or_without(
+        self, run_cli, home: Path, install_keyring
+    ) -> None:
+        """Issue 22 item 26: `keyring_available` was null before the first login and false
+        after it, for the same machine."""
+        from foundation.keyring_backends import FailingKeyring, MemoryKeyring
+
+        install_keyring(FailingKeyring())
+        empty = json.loads(run_cli("status", "--json", "-g", GW_A).out)["store"]
+        store_login(home, GW_A, ID_TOKEN_A)
+        stored = json.loads(run_cli("status", "--json", "-g", GW_A).out)["store"]
+        assert empty["keyring_available"] is False and stored["keyring_available"] is False
+        install_keyring(MemoryKeyring())
+        assert json.loads(run_cli("status", "--json").out)["store"]["keyring_available"] is True
 
     def test_a_token_cached_before_subjects_were_kept_shows_its_own(
         self, run_cli, home: Path

@@ -236,7 +236,7 @@ class TestAutomaticChoice:
         [
             ("fail", "no OS keyring backend is available"),
             ("null", "is not usable"),
-            ("failing", "the OS keyring failed (KeyringError)"),
+            ("failing", "the OS keyring failed with KeyringError"),
         ],
     )
     def test_unusable_keyring_falls_back_to_files_once(
@@ -249,6 +249,7 @@ class TestAutomaticChoice:
         store = open_store(Home(home), "auto")
         assert isinstance(store, FileStore) and store.name == "file"
         assert words in store.reason
+        assert "(" not in store.reason  # shown as `file (REASON)`: never nested (issue 22 item 26)
         err = capsys.readouterr().err
         assert err.count("faasauth: warning:") == 1 and words in err and str(home) in err
         state = json.loads((home / BACKEND_STATE).read_text())

@@ -32,10 +32,14 @@ def test_version_names_faasauth_python_httpx_and_platform(run_cli) -> None:
 @pytest.mark.parametrize(
     ("state", "expected"),
     [
+        # a home written by an earlier faasauth: its reason in today's words, parentheses
+        # never nested (issue 22 item 26)
         ({"backend": "file", "reason": "no OS keyring backend is available (automatic choice)"},
-         "file (no OS keyring backend is available (automatic choice))"),
+         "file (automatic choice: no OS keyring backend is available)"),
         ({"backend": "keyring", "reason": "an OS keyring answered (automatic choice)"},
-         "keyring (an OS keyring answered (automatic choice))"),
+         "keyring (automatic choice: an OS keyring answered)"),
+        ({"backend": "file", "reason": "automatic choice: no OS keyring backend is available"},
+         "file (automatic choice: no OS keyring backend is available)"),
         ({"backend": "keyring"}, "keyring (chosen automatically earlier)"),
         (None, "auto, not chosen yet"),
     ],

@@ -46,7 +46,7 @@ def test_a_store_entry_expiring_at_infinity_is_a_miss_not_a_crash(
 
 @pytest.mark.parametrize("value", ["1e400", "Infinity", "0.001", "-5"])
 def test_device_codes_interval_and_lifetime_are_bounded(value: str) -> None:
-    from faasauth.idp.device_code import MAX_EXPIRES_IN, MIN_INTERVAL, DeviceCode
+    from faasauth.idp.prompts import MAX_EXPIRES_IN, MIN_INTERVAL, DeviceCode
 
     body = json.loads(f'{{"device_code": "d", "user_code": "u", "verification_uri": "v", '
                       f'"expires_in": {value}, "interval": {value}}}')

@@ -14,7 +14,7 @@ import pytest
 
 import faasauth
 from faasauth.gateway.exchange import ApiToken
-from faasauth.idp.device_code import DeviceCode
+from faasauth.idp.prompts import DeviceCode
 from faasauth.idp.forms import Client
 from faasauth.idp.grants import LoginRequest
 from faasauth.tokens.function import FunctionToken, ObtainedToken
@@ -36,8 +36,8 @@ NOT_SECRETS = {
 }
 # Their own __repr__ leaves the secret out (idp/* is another branch's this round); pinned by
 # test_repr_of_other_records_shows_no_secret below.
-OWN_REPR = {("faasauth.idp.device_code", "DeviceCode"), ("faasauth.idp.forms", "Client"),
-            ("faasauth.idp.grants", "LoginRequest")}
+OWN_REPR = {("faasauth.idp.prompts", "DeviceCode"), ("faasauth.idp.forms", "Client"),
+            ("faasauth.idp.grant_call", "LoginRequest")}
 
 
 def looks_secret(name: str) -> bool:

@@ -28,7 +28,9 @@ def completion_script(shell: str) -> str:
     from click.shell_completion import get_completion_class
 
     from faasauth.cli.app import cli
+    from faasauth.cli.completion import register_fish
 
+    register_fish()  # click's own fish script cuts descriptions at their first comma
     completion_class = get_completion_class(shell)
     if completion_class is None:
         raise ValueError(f"unsupported shell: {shell}")

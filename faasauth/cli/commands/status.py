@@ -28,7 +28,7 @@ def command(as_json: bool, **connection: object) -> int:
     from faasauth.cli.render import print_status
 
     rt = make_runtime(connection)
-    status = collect_status(rt)
+    status = collect_status(rt, keyring_check=as_json)
     shown = status.as_dict()
     shown["proxy"] = _running_proxy(rt)
     print_status(shown, as_json=as_json)
