@@ -69,10 +69,9 @@ class TokenFile:
     path: str
 
     def source(self, rt: Runtime) -> SubjectSource:
-        from faasauth.config.secrets import read_token_file
-        from faasauth.flows.subject import fixed_subject
+        from faasauth.flows.subject import subject_from_file
 
-        return fixed_subject(f"the token file {self.path}", read_token_file(self.path))
+        return subject_from_file(rt, self.path)
 
 
 @dataclass
