@@ -113,6 +113,10 @@ def command(
     if ambient:
         _refuse_idp_options_with_ambient(click.get_current_context())
     rt = make_runtime(connection)
+    if faas_cli:
+        from faasauth.flows.faas_cli import check_config
+
+        check_config(rt)
     request = AuthRequest(
         authority=authority, client_id=client_id, grant=grant, scope=scope,
         client_secret_file=client_secret_file, token_file=token_file, token_url=token_url,
@@ -127,9 +131,14 @@ def command(
         say("Nothing was kept (FAASAUTH_TOKEN_STORE=none): each command logs in afresh, with "
             "FAASAUTH_AUTHORITY, FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET.")
     if faas_cli:
+        from faasauth.errors import FaasauthError
         from faasauth.flows.faas_cli import keep_api_token
 
-        say(keep_api_token(rt, login))
+        try:
+            say(keep_api_token(rt, login))
+        except FaasauthError as exc:  # the login is stored, faas-cli's file as it was
+            exc.message += "; the login was kept, faas-cli's config was not changed"
+            raise
     if print_token and login.subject_token:
         sys.stdout.write(login.subject_token + "\n")
 
