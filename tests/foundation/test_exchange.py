@@ -367,7 +367,8 @@ def test_connection_refused_is_exit_3(run_cli, subject: str, unused_port: int) -
     assert result.code == 3
     assert result.err.startswith(
         f"faasauth: token exchange (http://127.0.0.1:{unused_port}): cannot connect")
-    assert len(result.err.splitlines()) == 1
+    assert result.err.splitlines()[1:] == [  # one line, and where the gateway came from
+        "hint: the gateway URL came from -g; is the gateway running there?"]
 
 
 def test_timeout_is_exit_3(run_cli, subject: str) -> None:
