@@ -347,9 +347,10 @@ def invoke(
 
     rt = _runtime(gateway, namespace=namespace, function=name, timeout=timeout, proxy=proxy)
     try:
-        call_namespace = rt.settings.namespace
-        if call_namespace is None and "." in name:
-            name, call_namespace = name.split(".", 1)
+        from faasauth.config.names import function_and_namespace
+
+        name, call_namespace = function_and_namespace(name, rt.settings.namespace,
+                                                      rt.settings.namespace_source)
         invocation = Invocation(name=name, namespace=call_namespace)
         auth = _FunctionAuth(
             rt.settings.gateway,

@@ -70,13 +70,13 @@ def run_invoke(
     from faasauth.gateway.body import RequestBody
     from faasauth.store.remembered import RememberedFunctions
 
-    name, namespace = request.name, rt.settings.namespace
-    if namespace is None and "." in name:
-        # `invoke env.dev`: faas-cli sends it as is and the gateway reads the namespace
-        # from it; the token's audience must say dev:env as well.
-        name, namespace = name.split(".", 1)
-    if not name:
-        raise UsageFailure("the function name is empty")
+    from faasauth.config.names import function_and_namespace
+
+    # `invoke env.dev`: faas-cli sends it as is and the gateway reads the namespace from
+    # it; the token's audience must say dev:env as well. Names faas-cli would not deploy
+    # are refused here, before anything is sent.
+    name, namespace = function_and_namespace(request.name, rt.settings.namespace,
+                                             rt.settings.namespace_source)
 
     headers = list(request.headers)
     names = {n.lower() for n, _ in headers}

@@ -29,6 +29,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from faasauth.config.names import split_service
 from faasauth.config.settings import DEFAULT_NAMESPACE
 from faasauth.errors import Refused
 from faasauth.gateway.replay import Replayable, Tee
@@ -59,8 +60,7 @@ def function_target(url: httpx.URL, gateway: httpx.URL) -> tuple[str, bool] | No
     rest = path[len(base):]
     for prefix, is_async in (("/function/", False), ("/async-function/", True)):
         if rest.startswith(prefix):
-            name = unquote(rest[len(prefix):].split("/", 1)[0])
-            name, _, namespace = name.partition(".")
+            name, namespace = split_service(unquote(rest[len(prefix):].split("/", 1)[0]))
             if name:
                 return f"{namespace or DEFAULT_NAMESPACE}:{name}", is_async
     return None
