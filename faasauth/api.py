@@ -69,10 +69,9 @@ class TokenFile:
     path: str
 
     def source(self, rt: Runtime) -> SubjectSource:
-        from faasauth.config.secrets import read_token_file
-        from faasauth.flows.subject import fixed_subject
+        from faasauth.flows.subject import subject_from_file
 
-        return fixed_subject(f"the token file {self.path}", read_token_file(self.path))
+        return subject_from_file(rt, self.path)
 
 
 @dataclass
@@ -348,9 +347,10 @@ def invoke(
 
     rt = _runtime(gateway, namespace=namespace, function=name, timeout=timeout, proxy=proxy)
     try:
-        call_namespace = rt.settings.namespace
-        if call_namespace is None and "." in name:
-            name, call_namespace = name.split(".", 1)
+        from faasauth.config.names import function_and_namespace
+
+        name, call_namespace = function_and_namespace(name, rt.settings.namespace,
+                                                      rt.settings.namespace_source)
         invocation = Invocation(name=name, namespace=call_namespace)
         auth = _FunctionAuth(
             rt.settings.gateway,

@@ -244,6 +244,11 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
         except RuntimeError:
             where_to = ""
     where = f"{what} ({where_to})" if where_to else what
+    unreachable = (settings.unreachable_gateway_hint()
+                   if where_to and where_to == origin(settings.gateway) else None)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TransientFailure(f"{where}: timed out after {settings.timeout:g}s",
+                                hint=unreachable)
     if isinstance(exc, httpx.TimeoutException):
         return TransientFailure(f"{where}: timed out after {settings.timeout:g}s")
     if isinstance(exc, httpx.TooManyRedirects):
@@ -261,7 +266,8 @@ def transport_failure(exc: Exception, what: str, settings: Settings) -> Transien
             hint="pass --cacert FILE for a private CA, or --tls-no-verify to skip the check",
         )
     if isinstance(exc, httpx.ConnectError):
-        return TransientFailure(f"{where}: cannot connect: {_plain(reason) or 'refused'}")
+        return TransientFailure(f"{where}: cannot connect: {_plain(reason) or 'refused'}",
+                                hint=unreachable)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
         return TransientFailure(f"{where}: the server closed the connection before answering")
     if isinstance(exc, httpx.WriteError):

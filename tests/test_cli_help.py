@@ -156,3 +156,32 @@ def test_status_and_logout_offer_no_network_options(
         err = capsys.readouterr().err
         assert exit_.value.code in (0, 4), err  # 4: status, not logged in
         assert "no such option" not in err
+
+
+def _help_of(name: str) -> str:
+    ctx = click.Context(cli, info_name="faasauth")
+    command = cli.get_command(ctx, name)
+    assert command is not None
+    return command.get_help(click.Context(command, info_name=name, parent=ctx))
+
+
+def test_auth_help_names_the_sdks_token_path_only() -> None:
+    # One truth for a pod's token file: the OpenFaaS SDK's path, the --ambient default.
+    import re
+
+    from faasauth.idp.ambient_sources import KUBERNETES_TOKEN_FILE
+
+    text = " ".join(_help_of("auth").split())
+    paths = set(re.findall(r"/var/[\w/.-]*tokens/[\w.-]+", text))
+    assert paths == {KUBERNETES_TOKEN_FILE}
+
+
+def test_copy_code_help_lists_every_clipboard_tool() -> None:
+    import re
+
+    from faasauth.cli.clipboard import TOOLS
+
+    text = " ".join(_help_of("auth").split())
+    copy_code = text[text.index("--copy-code"):text.index("--redirect-port")]
+    named = set(re.findall(r"[\w-]+", copy_code))  # words: `clip` is not in `xclip`
+    assert [tool for tool, _, _ in TOOLS if tool not in named] == []

@@ -195,7 +195,10 @@ def _usage_error(exc: click.ClickException, args: list[str]) -> None:
     named = next((arg for arg in args if arg in COMMANDS), None) if context is None else None
     where = context.command_path if context is not None else f"faasauth {named or ''}".strip()
     hint = f"see '{where} --help'"
-    if message.startswith("No such command"):
+    secret = _secret_option(exc, context.info_name if context is not None else named)
+    if secret is not None:
+        message, hint = secret
+    elif message.startswith("No such command"):
         import difflib
 
         wrong = message.split("'")[1] if "'" in message else ""
@@ -211,6 +214,41 @@ def _usage_error(exc: click.ClickException, args: list[str]) -> None:
         hint = ("in invoke, -a is --async (as in faas-cli); for a token audience give "
                 "--audience NS:NAME")
     error(message[:1].lower() + message[1:], hint)
+
+
+_CLIENT_SECRET_WAYS = "FAASAUTH_CLIENT_SECRET, a file named by FAASAUTH_CLIENT_SECRET_FILE"
+# An option someone may try for a secret -> (what it is, how to pass it), per command (None:
+# any command). Never the value in the message: only the option's name is shown.
+SECRET_OPTIONS: dict[str, dict[str | None, tuple[str, str]]] = {
+    "--client-secret": {
+        "auth": ("a client secret", f"{_CLIENT_SECRET_WAYS} or --client-secret-file PATH "
+                                    "('-' reads stdin)"),
+        None: ("a client secret", _CLIENT_SECRET_WAYS.replace(", a", " or a")),
+    },
+    "--token": {
+        "auth": ("an ID token", "--token-file PATH ('-' reads stdin) or FAASAUTH_ID_TOKEN"),
+        "exchange": ("a subject token", "--subject-token-file PATH ('-' reads stdin) or "
+                                        "FAASAUTH_SUBJECT_TOKEN"),
+    },
+}
+SECRET_OPTIONS["--secret"] = SECRET_OPTIONS["--client-secret"]
+SECRET_OPTIONS["--id-token"] = {"auth": SECRET_OPTIONS["--token"]["auth"]}
+SECRET_OPTIONS["--subject-token"] = {"exchange": SECRET_OPTIONS["--token"]["exchange"]}
+
+
+def _secret_option(exc: click.ClickException, command: str | None) -> tuple[str, str] | None:
+    """`auth --client-secret X` (or `--client-secret=X`): not click's "no such option", but
+    why there is none and how to pass the secret."""
+    if not isinstance(exc, click.NoSuchOption):
+        return None
+    choices = SECRET_OPTIONS.get(exc.option_name, {})
+    found = choices.get(command) or choices.get(None)
+    if found is None:
+        return None
+    what, ways = found
+    return (f"{command or 'faasauth'} takes no {exc.option_name}: {what} is never taken on the "
+            "command line, where the process list and the shell's history keep it",
+            f"use {ways}")
 
 
 def _report(exc: Exception, *, verbose: bool) -> int:

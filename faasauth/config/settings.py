@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Callable, Literal, Mapping, get_args
 from urllib.parse import urlsplit
 
 from faasauth.errors import UsageFailure
@@ -59,10 +59,27 @@ class Settings:
     cacert: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     verbose: bool = False
+    # Where the gateway and the namespace came from, for messages ("-g", "OPENFAAS_URL",
+    # "stack.yml's provider.gateway", "the default"); None: not resolved from the usual
+    # places (a Settings built by hand).
+    gateway_source: str | None = field(default=None, compare=False)
+    namespace_source: str | None = field(default=None, compare=False)
 
     @property
     def function_namespace(self) -> str:
         return self.namespace or DEFAULT_NAMESPACE
+
+    def unreachable_gateway_hint(self) -> str | None:
+        """The hint for a gateway that cannot be reached: where its URL came from."""
+        source = self.gateway_source
+        if source is None:
+            return None
+        if source == "the default":
+            return ("no gateway was given (-g, OPENFAAS_URL or a stack file's "
+                    f"provider.gateway), so the default {self.gateway} was used; is a gateway "
+                    "running there? pass -g URL")
+        other = "" if source == "-g" else " pass -g URL for another"
+        return f"the gateway URL came from {source}; is the gateway running there?{other}"
 
 
 # ${VAR}, ${VAR:-default} and $VAR, as faas-cli's envsubst (drone/envsubst) reads them.
@@ -186,6 +203,11 @@ class StackFile:
         pattern = ".*".join(re.escape(part) for part in (self.choice.filter or "").split("*"))
         return re.fullmatch(pattern, name, re.DOTALL) is not None
 
+    @property
+    def shown(self) -> str:
+        """The stack file's name as messages show it."""
+        return self.choice.path or (self.path.name if self.path is not None else STACK_FILES[0])
+
     def namespace(self, function: str | None) -> str | None:
         if function is not None:
             value = self.functions().get(function, {}).get("namespace")
@@ -234,9 +256,15 @@ def resolve_settings(
     # FAAS_DEBUG=1 is faas-cli's -v (faasauth's log stays redacted).
     verbose = verbose or env.get("FAAS_DEBUG") == "1"
 
-    gateway_value = gateway or env.get("OPENFAAS_URL") or stack.gateway() or DEFAULT_GATEWAY
+    gateway_value, gateway_source = _first_of(
+        ("-g", lambda: gateway), ("OPENFAAS_URL", lambda: env.get("OPENFAAS_URL")),
+        (f"{stack.shown}'s provider.gateway", stack.gateway),
+    ) or (DEFAULT_GATEWAY, "the default")
     _warn_no_scheme(gateway_value)
-    namespace_value = namespace or env.get("OPENFAAS_NS") or stack.namespace(function) or None
+    namespace_value, namespace_source = _first_of(
+        ("-n", lambda: namespace), ("OPENFAAS_NS", lambda: env.get("OPENFAAS_NS")),
+        (f"{stack.shown}'s functions.{function}.namespace", lambda: stack.namespace(function)),
+    ) or (None, None)
 
     home_value = env.get("FAASAUTH_HOME")
     home = Path(home_value).expanduser() if home_value else default_home()
@@ -262,7 +290,19 @@ def resolve_settings(
         cacert=cacert_value,
         timeout=parse_timeout(timeout),
         verbose=verbose,
+        gateway_source=gateway_source,
+        namespace_source=namespace_source,
     )
+
+
+def _first_of(*places: tuple[str, Callable[[], str | None]]) -> tuple[str, str] | None:
+    """The first place that has a value, and its name; each asked only if the ones before
+    had none (a stack file is read only when it is needed)."""
+    for source, value in places:
+        found = value()
+        if found:
+            return found, source
+    return None
 
 
 def _warn_no_scheme(url: str) -> None:

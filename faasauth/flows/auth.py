@@ -23,6 +23,7 @@ from faasauth.tokens.response import TokenResponse
 
 if TYPE_CHECKING:
     from faasauth.idp.authorization_code import BrowserPrompt
+    from faasauth.idp.grants import LoginRequest
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def _log_in(
         device_url=request.device_url,
         **redirect,  # type: ignore[arg-type]
     )
+    _refuse_what_is_missing(rt, login_request)
     try:
         response, call = obtain(rt, login_request, prompt, browser)
     except LoginFailed as failure:
@@ -158,6 +160,36 @@ def _log_in(
         rt, response, grant=grant, authority=login_request.authority,
         client_id=login_request.client_id, scope=call.request.chosen_scope,
         token_endpoint=call.endpoints.token_endpoint, auth_method=call.client.auth_method,
+    )
+
+
+def _refuse_what_is_missing(rt: Runtime, request: LoginRequest) -> None:
+    """Two settings or more missing: all of them in one message, not one per attempt (a
+    single one is left to the grant, whose message is the same in the library)."""
+    missing = [
+        (what, flag, variable) for what, flag, variable, absent in (
+            ("identity provider", "--authority ISSUER_URL", "FAASAUTH_AUTHORITY",
+             not request.authority and not request.token_url),
+            ("client id", "--client-id ID", "FAASAUTH_CLIENT_ID", not request.client_id),
+            ("client secret", "--client-secret-file PATH", "FAASAUTH_CLIENT_SECRET",
+             request.grant == "client_credentials" and not request.client_secret),
+        ) if absent
+    ]
+    if len(missing) < 2:
+        return
+
+    def listed(words: list[str]) -> str:
+        return ", ".join(words[:-1]) + " and " + words[-1]
+
+    hint = None
+    if rt.cache.find_login(rt.settings.gateway) is None:
+        hint = (f"`faasauth auth` alone repeats the login stored for a gateway, and none is "
+                f"stored for {rt.settings.gateway}")
+    raise UsageFailure(
+        f"{listed([f'no {what}' for what, _, _ in missing])} given: "
+        f"pass {listed([flag for _, flag, _ in missing])} (or set "
+        f"{listed([variable for _, _, variable in missing])})",
+        hint=hint,
     )
 
 

@@ -33,6 +33,20 @@ def remove_stale_temporary_files(path: Path) -> None:
         remove_stale_temp_files(directory, pattern=TEMPORARY)
 
 
+def check_config(rt: Runtime) -> None:
+    """Before `auth --faas-cli` logs in: faas-cli's config must be one faasauth may edit
+    (where it is, and parsed as the edit will parse it), so that a login is not kept
+    (and said) for a config that is then refused."""
+    from faasauth.config.faas_cli import config_path, parse, read_text
+
+    try:
+        path = config_path(rt.env)
+        parse(read_text(path), path)
+    except UsageFailure as exc:
+        exc.message += "; no login was attempted"
+        raise
+
+
 def keep_api_token(rt: Runtime, login: Login) -> str:
     """Exchange the login for an OpenFaaS API token and write faas-cli's entry for the
     gateway; a sentence saying what was done (no secret in it)."""

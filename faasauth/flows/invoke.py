@@ -70,17 +70,18 @@ def run_invoke(
     from faasauth.gateway.body import RequestBody
     from faasauth.store.remembered import RememberedFunctions
 
-    name, namespace = request.name, rt.settings.namespace
-    if namespace is None and "." in name:
-        # `invoke env.dev`: faas-cli sends it as is and the gateway reads the namespace
-        # from it; the token's audience must say dev:env as well.
-        name, namespace = name.split(".", 1)
-    if not name:
-        raise UsageFailure("the function name is empty")
+    from faasauth.config.names import function_and_namespace
+
+    # `invoke env.dev`: faas-cli sends it as is and the gateway reads the namespace from
+    # it; the token's audience must say dev:env as well. Names faas-cli would not deploy
+    # are refused here, before anything is sent.
+    name, namespace = function_and_namespace(request.name, rt.settings.namespace,
+                                             rt.settings.namespace_source)
 
     headers = list(request.headers)
     names = {n.lower() for n, _ in headers}
     if request.content_type_given or "content-type" not in names:
+        _warn_overridden_content_type(request)
         headers = [(n, v) for n, v in headers if n.lower() != "content-type"]
         headers.append(("Content-Type", request.content_type))
     if "user-agent" not in names:
@@ -125,6 +126,20 @@ def run_invoke(
             notes=notes,
             out=out,
         )
+
+
+def _warn_overridden_content_type(request: InvokeRequest) -> None:
+    """--content-type wins over -H 'Content-Type: ...' (as in faas-cli): say so when they
+    differ, since one of the two the user typed is dropped."""
+    given = [v for n, v in request.headers if n.lower() == "content-type"]
+    if not request.content_type_given or not given:
+        return
+    if all(v.strip().lower() == request.content_type.strip().lower() for v in given):
+        return
+    from faasauth.console import warn
+
+    warn(f"--content-type {request.content_type} wins over -H 'Content-Type: {given[-1]}'; "
+         "give one of them")
 
 
 def warn_async_without_token(invocation: Invocation, remembered: bool) -> None:

@@ -8,8 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, NoReturn
 
-from faasauth.config.secrets import read_token_file
-from faasauth.errors import NotLoggedIn
+from faasauth.errors import NotLoggedIn, Refused
 from faasauth.runtime import Runtime
 from faasauth.tokens.login import Login
 
@@ -44,9 +43,32 @@ def _login_source(rt: Runtime, login: Login) -> SubjectSource:
     return SubjectSource(f"the stored login for {login.gateway}", login.identity, fetch)
 
 
+def subject_from_file(rt: Runtime, path: str) -> SubjectSource:
+    """A subject token from the file PATH (`-`: stdin), checked here as `auth --token-file`
+    checks its file: a JWT (not garbage, not GitHub's JSON answer) that has not expired,
+    before it is sent to the gateway to be refused there."""
+    from faasauth.config.secrets import read_jwt_file
+    from faasauth.tokens.expiry import expires_at
+
+    token = read_jwt_file(path)
+    where = "stdin" if path == "-" else f"the token file {path}"
+    now = rt.now()
+    ends = expires_at(None, token, now)
+    if ends is not None and ends <= now:
+        ago = now - ends
+        raise Refused(
+            f"{where} holds a token that expired "
+            f"{f'{int(ago)} s' if ago < 120 else f'{int(ago // 60)} min'} ago; not sent to "
+            f"{rt.settings.gateway}",
+            hint="put a fresh token there; without a token file, the stored login is "
+                 "exchanged",
+        )
+    return fixed_subject(where, token)
+
+
 def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
     if token_file:
-        return fixed_subject(f"the token file {token_file}", read_token_file(token_file))
+        return subject_from_file(rt, token_file)
     from_env = (rt.env.get("FAASAUTH_SUBJECT_TOKEN") or "").strip()
     if from_env:
         return fixed_subject("FAASAUTH_SUBJECT_TOKEN", from_env)

@@ -17,7 +17,8 @@ Redirects are followed as Go's client (faas-cli's) follows them, at most MAX_RED
 without a body, 307 and 308 send the same method and body again (a regular file or a kept
 copy; a pipe sent without a copy cannot be, and says so). The token goes only to the
 gateway's own origin: httpx drops it on a hop to another scheme, host or port (an
-http -> https upgrade of the same host aside), so never from https to http.
+http -> https upgrade of the same host aside), so never from https to http; a challenge
+from there is not answered, and the message names the URL to give as -g (misdirected).
 
 Collaborators come in as arguments: the HTTP client, the token source, the notes, the
 body and the output stream; `faasauth.flows.invoke` wires the real ones.
@@ -144,7 +145,8 @@ class Invoker:
             on_note=self._note,
         )
         response = self._send(auth)
-        return self._finish(response, auth.sent_token, auth.challenged, auth.requests)
+        return self._finish(response, auth.sent_token, auth.challenged, auth.requests,
+                            auth.redirected)
 
     # -- one request ---------------------------------------------------------------------
 
@@ -174,12 +176,8 @@ class Invoker:
                 headers["Content-Length"] = str(length)
             else:
                 headers["Transfer-Encoding"] = "chunked"
-        request = self.client.build_request(
-            self.inv.method,
-            self.url,
-            params=list(self.inv.query) or None,
-            headers=headers,
-        )
+        request = self.client.build_request(self.inv.method, self.url, headers=headers,
+                                            params=list(self.inv.query) or None)
         if stream is not None:  # the client's defaults are in; now the streamed body
             request = httpx.Request(request.method, request.url, headers=request.headers,
                                     stream=stream, extensions=request.extensions)
@@ -261,19 +259,23 @@ class Invoker:
     # -- the answer ----------------------------------------------------------------------
 
     def _finish(
-        self, response: httpx.Response, sent: str | None, challenged: bool, requests: int
+        self, response: httpx.Response, sent: str | None, challenged: bool, requests: int,
+        redirected: httpx.URL | None = None,
     ) -> Outcome:
+        from faasauth.gateway import misdirected
+
         status = response.status_code
         internal = response.headers.get("x-openfaas-internal")  # OpenFaaS's own answer
         reason = ""
-        missing = False
+        not_found = ""  # "gateway": its own 404; "stranger": not a gateway's
         try:
+            if redirected is not None:
+                raise misdirected.redirected_away(self.inv.target, self.settings, redirected)
             if internal and not 200 <= status < 300:
                 said = self._read_upto(response.iter_bytes(), REASON_BYTES)
                 reason = self._first_line(said[:REASON_BYTES], sent)
             elif status == 404:
-                reason = self._gateways_not_found(response, sent)
-                missing = bool(reason)
+                not_found, reason = self._not_found(response, sent)
             else:
                 self._copy(response)
         finally:
@@ -294,7 +296,9 @@ class Invoker:
                 f"{target} refused the call: {detail}",
                 hint=self._refusal_hint(status, sent, challenged, reason),
             )
-        if missing:
+        if not_found == "stranger":
+            raise misdirected.not_a_gateway(target, self.settings, what, reason)
+        if not_found == "gateway":
             raise FunctionFailed(
                 f"no function {self.inv.name} in namespace "
                 f"{self.inv.namespace or DEFAULT_NAMESPACE} at {self.settings.gateway} "
@@ -309,18 +313,22 @@ class Invoker:
     def _chunks(self, response: httpx.Response) -> Iterator[bytes]:
         return response.iter_bytes() if self.inv.decode else response.iter_raw()
 
-    def _gateways_not_found(self, response: httpx.Response, sent: str | None) -> str:
-        """The gateway's own 404 for a function it does not know (`error finding function
-        NAME.NAMESPACE: ...`) as a message; a 404 of the function's own goes to the output
-        like any answer, and gives ''."""
+    def _not_found(self, response: httpx.Response, sent: str | None) -> tuple[str, str]:
+        """A 404: ("gateway", reason) for the gateway's own, for a function it does not know
+        (`error finding function NAME.NAMESPACE: ...`); ("stranger", its first line) for one
+        without any gateway header (faasauth.gateway.misdirected); else ("", ""), a 404 of
+        the function's own, copied to the output like any answer."""
+        from faasauth.gateway.misdirected import from_a_gateway
+
         chunks = self._chunks(response)
         head = self._read_upto(chunks, len(NOT_FOUND_BY_GATEWAY))
-        if head.startswith(NOT_FOUND_BY_GATEWAY):
-            said = self._read_upto(chunks, REASON_BYTES, head)[:REASON_BYTES]
-            # the rest of the line repeats the status in Go's words
-            return self._first_line(said, sent).split(": ", 1)[0]
-        self._copy(response, chunks, head)
-        return ""
+        ours = head.startswith(NOT_FOUND_BY_GATEWAY)
+        if not ours and from_a_gateway(response):
+            self._copy(response, chunks, head)
+            return "", ""
+        line = self._first_line(self._read_upto(chunks, REASON_BYTES, head)[:REASON_BYTES], sent)
+        # the rest of the gateway's line repeats the status in Go's words
+        return ("gateway", line.split(": ", 1)[0]) if ours else ("stranger", line)
 
     def _copy(
         self, response: httpx.Response, chunks: Iterator[bytes] | None = None, head: bytes = b""

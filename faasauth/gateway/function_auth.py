@@ -29,10 +29,12 @@ from urllib.parse import unquote
 
 import httpx
 
+from faasauth.config.names import split_service
 from faasauth.config.settings import DEFAULT_NAMESPACE
 from faasauth.errors import Refused
 from faasauth.gateway.replay import Replayable, Tee
 from faasauth.gateway.challenge import is_function_invoke_challenge
+from faasauth.gateway.misdirected import token_dropped_at
 from faasauth.tokens.response import is_token_text
 
 if TYPE_CHECKING:
@@ -59,8 +61,7 @@ def function_target(url: httpx.URL, gateway: httpx.URL) -> tuple[str, bool] | No
     rest = path[len(base):]
     for prefix, is_async in (("/function/", False), ("/async-function/", True)):
         if rest.startswith(prefix):
-            name = unquote(rest[len(prefix):].split("/", 1)[0])
-            name, _, namespace = name.partition(".")
+            name, namespace = split_service(unquote(rest[len(prefix):].split("/", 1)[0]))
             if name:
                 return f"{namespace or DEFAULT_NAMESPACE}:{name}", is_async
     return None
@@ -97,6 +98,9 @@ class FunctionAuth(httpx.Auth):
         self.sent_token: str | None = None
         self.challenged = False
         self.requests = 0
+        # The URL a challenge came from when a redirect took the call to another origin,
+        # where httpx never carries the token: not answered (faasauth.gateway.misdirected).
+        self.redirected: httpx.URL | None = None
 
     # -- httpx's two entry points --------------------------------------------------------
 
@@ -137,6 +141,7 @@ class _Flow:
         self.auth = auth
         self.request = request
         auth.sent_token, auth.challenged, auth.requests = None, False, 0
+        auth.redirected = None
         found = function_target(request.url, auth._gateway_url)
         self.manual = found is None or "authorization" in request.headers
         self.target, self.is_async = found if found is not None else ("", False)
@@ -183,6 +188,7 @@ class _Flow:
             and response.status_code == 401
             and is_function_invoke_challenge(response.headers.get_list("www-authenticate"))
             and (self.token is None or (self.token.cached and not self.replaced))
+            and token_dropped_at(response) is None
         )
 
     def after(
@@ -195,6 +201,11 @@ class _Flow:
         )
         auth.challenged = challenged
         if not challenged or self.manual:
+            return None
+        auth.redirected = token_dropped_at(response)
+        if auth.redirected is not None:
+            auth.note(f"{self.target}: the challenge came from {auth.redirected}, another "
+                      "origin, which a token is never sent to; none asked for")
             return None
         if not self.remembered and auth.notes is not None:
             auth.notes.remember(auth.gateway, self.target)

@@ -36,6 +36,7 @@ PRELOAD = (
     "faasauth.gateway.function_auth", "faasauth.gateway.body", "faasauth.gateway.challenge",
     "faasauth.gateway.exchange", "faasauth.store.remembered", "faasauth.store.cache",
     "faasauth.store.choice", "faasauth.store.backends", "faasauth.config.settings",
+    "faasauth.config.names",
     "faasauth.relay", "faasauth.http", "faasauth.tokens.jwt", "faasauth.console", "yaml",
     "httpx", "httpcore._sync.http11", "h11", "jwt",
 )

@@ -183,19 +183,22 @@ def test_logout_warns_about_an_unparsable_config(
     assert list((isolated_environment / "tokens").glob("*.json")) == []
 
 
-def test_auth_faas_cli_with_an_unparsable_config_keeps_the_login(
+def test_auth_faas_cli_with_an_unparsable_config_checks_it_before_logging_in(
     github_job: Sandbox, run_cli: Callable[..., CliResult], isolated_environment: Path
 ) -> None:
+    """Issue 22 item 23: it logged in, said so, then refused the file (exit 2)."""
     path = config_file()
     write(path, "auths: [\n")
     result = run_cli("auth", "--ambient", "--faas-cli")
     assert result.code == 2, result
-    lines = result.err.splitlines()
-    assert lines[0].startswith("Logged in to ")
-    assert lines[1].startswith(f"faasauth: cannot edit faas-cli's config {path}: invalid YAML")
-    assert lines[2].startswith("hint: ")
+    assert result.err.splitlines() == [
+        f"faasauth: cannot edit faas-cli's config {path}: invalid YAML at line 2, column 1; "
+        "no login was attempted",
+        "hint: fix or move the file; faasauth does not rewrite a file it cannot parse",
+    ]
     assert path.read_text() == "auths: [\n"
-    assert run_cli("exchange").code == 0  # the login itself was kept
+    assert github_job.count("/oauth/token", origin="gateway") == 0
+    assert run_cli("exchange").code == 4  # nothing was stored
 
 
 def test_auth_faas_cli_refused_by_the_gateway(
@@ -206,9 +209,11 @@ def test_auth_faas_cli_refused_by_the_gateway(
     in_job(monkeypatch, sb)
     result = run_cli("auth", "--ambient", "--ambient-audience", "openfaas", "--faas-cli")
     assert result.code == 4, result
-    assert result.err.splitlines()[1].startswith(
-        "faasauth: API token exchange refused: invalid_request: "
-    )
+    lines = result.err.splitlines()
+    assert lines[0].startswith("Logged in to ")
+    assert lines[1].startswith("faasauth: API token exchange refused: invalid_request: ")
+    # what was done, and what was not
+    assert lines[1].endswith("; the login was kept, faas-cli's config was not changed")
     assert not config_file().exists()
 
 
@@ -256,8 +261,8 @@ def test_auth_faas_cli_refuses_yaml_aliases_at_once(
     github_job: Sandbox, isolated_environment: Path
 ) -> None:
     """Issue 21, finding 7: nested aliases (a "billion laughs") are refused, not expanded
-    under the config lock; the login itself is kept. (In a child process, with a timeout:
-    without the refusal the edit takes hours.)"""
+    under the config lock, and before any login (issue 22 item 23). (In a child process,
+    with a timeout: without the refusal the edit takes hours.)"""
     from hostile.test_local_files import laughs
 
     path = config_file()
@@ -268,10 +273,9 @@ def test_auth_faas_cli_refuses_yaml_aliases_at_once(
     assert time.monotonic() - started < 20
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("Logged in to ")
-    assert lines[1] == (f"faasauth: cannot read faas-cli's config {path}: a YAML alias at line 2, "
-                        "column 10 (faas-cli writes none)")
-    assert lines[2].startswith("hint: write the value out in place of the alias")
+    assert lines[0] == (f"faasauth: cannot read faas-cli's config {path}: a YAML alias at line 2, "
+                        "column 10 (faas-cli writes none); no login was attempted")
+    assert lines[1].startswith("hint: write the value out in place of the alias")
     assert path.read_text() == laughs()
 
 
@@ -294,12 +298,12 @@ def test_auth_faas_cli_refuses_a_linked_repository_config(
     result = run_cli("auth", "--ambient", "--faas-cli")
     assert result.code == 2, result.err
     lines = result.err.splitlines()
-    assert lines[0].startswith("Logged in to ")
-    assert lines[1] == (
+    assert lines[0] == (
         f"faasauth: refusing faas-cli's config {repo}/.openfaas/config.yml (CI is set): "
-        f"{which} is a symlink, and the file must stay in the working directory"
+        f"{which} is a symlink, and the file must stay in the working directory; no login "
+        "was attempted"
     )
-    assert lines[2] == "hint: remove the link, or set OPENFAAS_CONFIG to the file to use"
+    assert lines[1] == "hint: remove the link, or set OPENFAAS_CONFIG to the file to use"
     assert not outside.exists()
     assert github_job.count("/oauth/token", origin="gateway", token="api") == 0
 

@@ -186,6 +186,49 @@ def test_a_missing_option_value_hints_at_the_commands_help(run_cli, args: list[s
     assert result.err.splitlines()[-1] == f"hint: {hint}"
 
 
+SECRET_VALUE = "s3cret-value-typed-on-the-line"
+
+
+@pytest.mark.parametrize(
+    ("args", "first", "hint"),
+    [
+        (["auth", "--client-secret", SECRET_VALUE],
+         "faasauth: auth takes no --client-secret: a client secret is never taken on the "
+         "command line, where the process list and the shell's history keep it",
+         "hint: use FAASAUTH_CLIENT_SECRET, a file named by FAASAUTH_CLIENT_SECRET_FILE or "
+         "--client-secret-file PATH ('-' reads stdin)"),
+        (["auth", "--authority", "https://idp.example", f"--client-secret={SECRET_VALUE}"],
+         "faasauth: auth takes no --client-secret: a client secret is never taken on the "
+         "command line, where the process list and the shell's history keep it", None),
+        (["auth", f"--token={SECRET_VALUE}"],
+         "faasauth: auth takes no --token: an ID token is never taken on the command line, "
+         "where the process list and the shell's history keep it",
+         "hint: use --token-file PATH ('-' reads stdin) or FAASAUTH_ID_TOKEN"),
+        (["exchange", "--subject-token", SECRET_VALUE],
+         "faasauth: exchange takes no --subject-token: a subject token is never taken on the "
+         "command line, where the process list and the shell's history keep it",
+         "hint: use --subject-token-file PATH ('-' reads stdin) or FAASAUTH_SUBJECT_TOKEN"),
+    ],
+)
+def test_a_secret_on_the_command_line_says_how_to_pass_it(
+    run_cli, args: list[str], first: str, hint: str | None
+) -> None:
+    """Issue 22 item 21: click's generic "no such option", and never the value itself."""
+    result = run_cli(*args)
+    assert result.code == 2 and result.out == ""
+    lines = result.err.splitlines()
+    assert lines[0] == first
+    if hint is not None:
+        assert lines[1] == hint
+    assert SECRET_VALUE not in result.err
+
+
+def test_other_unknown_options_keep_clicks_message(run_cli) -> None:
+    result = run_cli("invoke", "fn", "--token", "abc")  # invoke reads no token: nothing to say
+    assert result.code == 2
+    assert result.err.startswith("faasauth: no such option")
+
+
 def test_help_of_an_unknown_command_lists_the_commands(run_cli) -> None:
     """Issue 22 item 14: `faasauth help nope` suggested `invoke`."""
     result = run_cli("help", "nope")

@@ -367,7 +367,8 @@ def test_connection_refused_is_exit_3(run_cli, subject: str, unused_port: int) -
     assert result.code == 3
     assert result.err.startswith(
         f"faasauth: token exchange (http://127.0.0.1:{unused_port}): cannot connect")
-    assert len(result.err.splitlines()) == 1
+    assert result.err.splitlines()[1:] == [  # one line, and where the gateway came from
+        "hint: the gateway URL came from -g; is the gateway running there?"]
 
 
 def test_timeout_is_exit_3(run_cli, subject: str) -> None:
@@ -551,7 +552,8 @@ def test_subject_sources_in_order(
     import os
 
     token_file = tmp_path / "token.txt"
-    token_file.write_text("  from-the-token-file  \n")
+    from_file = make_jwt({"sub": "from-the-token-file"})
+    token_file.write_text(f"  {from_file}  \n")
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "from-the-environment")
     store_login(home, gateway.url, "from-the-stored-login")
     write_faas_cli_config(
@@ -575,15 +577,16 @@ def test_subject_sources_in_order(
     assert run_cli(*base).code == 0
     seen.append(gateway.forms[-1]["subject_token"])
     assert seen == [
-        "from-the-token-file", "from-the-environment", "from-the-stored-login", "from-faas-cli"
+        from_file, "from-the-environment", "from-the-stored-login", "from-faas-cli"
     ]
 
 
 def test_token_file_dash_reads_stdin(run_cli, gateway: Gateway, monkeypatch) -> None:
     monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "from-the-environment")
-    result = run_cli("exchange", "-g", gateway.url, "--subject-token-file", "-", stdin="from-stdin-token\n")
+    token = make_jwt({"sub": "from-stdin"})
+    result = run_cli("exchange", "-g", gateway.url, "--subject-token-file", "-", stdin=token + "\n")
     assert result.code == 0, result.err
-    assert gateway.forms[0]["subject_token"] == "from-stdin-token"
+    assert gateway.forms[0]["subject_token"] == token
 
 
 @pytest.mark.parametrize("content", [None, "", "   \n", "two tokens\n", b"\xff\xfe"])
@@ -595,6 +598,51 @@ def test_bad_token_file_is_exit_2(run_cli, gateway: Gateway, tmp_path: Path, con
     assert result.code == 2, result.err
     assert "token file" in result.err and len(result.err.splitlines()) == 1
     assert gateway.count == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "said", "hint"),
+    [
+        ("garbage\n", "does not hold a JWT (three base64url parts separated by dots)", None),
+        ('{"count": 1, "value": "x.y.z"}', "holds GitHub's JSON answer, not the token in it",
+         "hint: extract the token with `jq -r .value`"),
+        ("opaque-access-token-1234567890", "does not hold a JWT (three base64url parts "
+         "separated by dots)", None),
+    ],
+)
+def test_a_subject_token_file_that_is_not_a_jwt_is_refused_here(
+    run_cli, gateway: Gateway, tmp_path: Path, content: str, said: str, hint: str | None
+) -> None:
+    """Issue 22 item 9: checked as `auth --token-file` checks its file, not sent."""
+    path = tmp_path / "subject"
+    path.write_text(content)
+    result = run_cli("exchange", "-g", gateway.url, "--subject-token-file", str(path))
+    assert (result.code, result.out) == (2, "")
+    assert result.err.splitlines() == [f"faasauth: the token file {path} {said}",
+                                       *([hint] if hint else [])]
+    assert gateway.count == 0
+
+
+def test_an_expired_subject_token_file_is_refused_here(
+    run_cli, gateway: Gateway, tmp_path: Path
+) -> None:
+    path = tmp_path / "subject"
+    path.write_text(make_jwt({"sub": "ci", "exp": int(time.time()) - 600}))
+    result = run_cli("exchange", "-g", gateway.url, "--subject-token-file", str(path))
+    assert (result.code, result.out) == (4, "")
+    assert result.err.splitlines() == [
+        f"faasauth: the token file {path} holds a token that expired 10 min ago; not sent to "
+        f"{gateway.url}",
+        "hint: put a fresh token there; without a token file, the stored login is exchanged",
+    ]
+    result = run_cli("exchange", "-g", gateway.url, "--subject-token-file", "-",
+                     stdin=make_jwt({"exp": int(time.time()) - 30}))
+    assert result.code == 4
+    assert result.err.startswith("faasauth: stdin holds a token that expired 3")
+    assert gateway.count == 0
+    path.write_text(make_jwt({"sub": "ci", "exp": int(time.time()) + 600}))  # still valid
+    assert run_cli("exchange", "-g", gateway.url, "--subject-token-file", str(path)).code == 0
+    assert gateway.count == 1
 
 
 @pytest.mark.parametrize("as_file", [False, True])

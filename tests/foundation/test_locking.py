@@ -15,7 +15,7 @@ import pytest
 from faasauth.store.locking import FileLock
 
 from faasauth.errors import LockTimeout
-from foundation.conftest import Gateway, file_mode, subprocess_env
+from foundation.conftest import Gateway, file_mode, make_jwt, subprocess_env
 
 HOLD_LOCK = """
 import sys, time
@@ -148,7 +148,7 @@ def test_32_processes_share_one_exchange(gateway: Gateway, home: Path, tmp_path:
     gateway.delay = 0.3  # the exchange takes a while: everybody else must wait, not exchange
     go = tmp_path / "go"
     token_file = tmp_path / "subject"
-    token_file.write_text("opaque-subject-token-shared\n")
+    token_file.write_text(make_jwt({"sub": "shared"}) + "\n")
     args = ["exchange", "-g", gateway.url, "-a", "dev:fn", "--subject-token-file", str(token_file),
             "-o", "json"]
     workers = start_workers(32, go, args, subprocess_env())

@@ -346,3 +346,63 @@ class TestStackFlagsThroughTheCli:
         assert result.code == 0, result.err
         assert "POST " + gateway.url + "/oauth/token" in result.err
         assert "subject-token-1234" not in result.err
+
+
+class TestWhereTheGatewayCameFrom:
+    """Issue 22 item 11: `cannot connect` said nothing of where the gateway URL came from."""
+
+    def test_each_source_is_named(self, tmp_path: Path) -> None:
+        assert resolve(tmp_path).gateway_source == "the default"
+        (tmp_path / "stack.yml").write_text(STACK)
+        assert resolve(tmp_path).gateway_source == "stack.yml's provider.gateway"
+        assert resolve(tmp_path, {"OPENFAAS_URL": "http://env-gw:8080"}).gateway_source == (
+            "OPENFAAS_URL")
+        assert resolve(tmp_path, {"OPENFAAS_URL": "http://e:1"}, gateway="http://flag:1"
+                       ).gateway_source == "-g"
+        figlet = resolve(tmp_path, function="figlet")
+        assert (figlet.namespace, figlet.namespace_source) == (
+            "stack-ns", "stack.yml's functions.figlet.namespace")
+        assert resolve(tmp_path, {"OPENFAAS_NS": "dev"}, function="figlet").namespace_source == (
+            "OPENFAAS_NS")
+        assert resolve(tmp_path, namespace="x", function="figlet").namespace_source == "-n"
+        assert resolve(tmp_path, function="plain").namespace_source is None
+
+    def test_a_default_gateway_that_refuses_says_it_is_the_default(self, tmp_path: Path) -> None:
+        import httpx
+
+        from faasauth.http import transport_failure
+
+        settings = resolve(tmp_path)
+        refused = httpx.ConnectError("[Errno 111] Connection refused",
+                                     request=httpx.Request("POST", settings.gateway + "/x"))
+        failure = transport_failure(refused, "invoke openfaas-fn:env", settings)
+        assert failure.message == ("invoke openfaas-fn:env (http://127.0.0.1:8080): cannot "
+                                   "connect: Connection refused")
+        assert failure.hint == (
+            "no gateway was given (-g, OPENFAAS_URL or a stack file's provider.gateway), so "
+            "the default http://127.0.0.1:8080 was used; is a gateway running there? pass -g URL")
+        elsewhere = httpx.ConnectError("[Errno 111] Connection refused",
+                                       request=httpx.Request("POST", "http://127.0.0.1:9/t"))
+        assert transport_failure(elsewhere, "OIDC discovery", settings).hint is None  # an IdP
+
+    @pytest.mark.parametrize("source", ["-g", "OPENFAAS_URL", "stack.yml"])
+    def test_cannot_connect_names_the_source(
+        self, run_cli, unused_port: int, monkeypatch: pytest.MonkeyPatch, source: str
+    ) -> None:
+        url = f"http://127.0.0.1:{unused_port}"
+        monkeypatch.setenv("FAASAUTH_SUBJECT_TOKEN", "subject-token-1234")
+        args = ["exchange"]
+        if source == "-g":
+            args += ["-g", url]
+        elif source == "OPENFAAS_URL":
+            monkeypatch.setenv("OPENFAAS_URL", url)
+        else:
+            Path("stack.yml").write_text(f"provider:\n  gateway: {url}\n")
+        result = run_cli(*args)
+        assert result.code == 3
+        shown = {"stack.yml": "stack.yml's provider.gateway"}.get(source, source)
+        other = "" if source == "-g" else " pass -g URL for another"
+        assert result.err.splitlines() == [
+            f"faasauth: token exchange ({url}): cannot connect: Connection refused",
+            f"hint: the gateway URL came from {shown}; is the gateway running there?{other}",
+        ]

@@ -136,3 +136,39 @@ def test_an_expired_client_credentials_login_names_the_secret_variable(
     hint = result.err.splitlines()[-1]
     assert hint.startswith("hint: set FAASAUTH_CLIENT_SECRET (or FAASAUTH_CLIENT_SECRET_FILE) "
                            "to ci's secret to renew it, or run: faasauth auth"), hint
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        ([], "faasauth: no identity provider and no client id given: pass --authority "
+             "ISSUER_URL and --client-id ID (or set FAASAUTH_AUTHORITY and FAASAUTH_CLIENT_ID)"),
+        (["--grant", "client_credentials"],
+         "faasauth: no identity provider, no client id and no client secret given: pass "
+         "--authority ISSUER_URL, --client-id ID and --client-secret-file PATH (or set "
+         "FAASAUTH_AUTHORITY, FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET)"),
+    ],
+)
+def test_auth_with_nothing_set_names_everything_missing_at_once(
+    run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch, args: list[str], first: str
+) -> None:
+    """Issue 22 item 22: the client id first, then on the next try the authority."""
+    for name in ("FAASAUTH_AUTHORITY", "FAASAUTH_CLIENT_ID", "FAASAUTH_CLIENT_SECRET",
+                 "FAASAUTH_CLIENT_SECRET_FILE", "FAASAUTH_GRANT", "FAASAUTH_ID_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    result = run("auth", "--no-browser", *args)
+    assert result.code == 2 and result.out == ""
+    assert result.err.splitlines() == [
+        first,
+        "hint: `faasauth auth` alone repeats the login stored for a gateway, and none is "
+        f"stored for {GATEWAY}",
+    ]
+
+
+def test_auth_missing_one_setting_names_it(
+    run: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FAASAUTH_CLIENT_ID", raising=False)
+    result = run("auth", "--authority", "http://127.0.0.1:9", "--no-browser")
+    assert (result.code, result.err) == (
+        2, "faasauth: no client id given: pass --client-id ID (or FAASAUTH_CLIENT_ID)\n")

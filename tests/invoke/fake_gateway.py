@@ -15,6 +15,8 @@ It answers as /work/shared/openfaas-facts.md says, byte for byte where it matter
   `insufficient permissions\\n`, no WWW-Authenticate. Otherwise the function echoes the
   body (status, body, headers and delay configurable).
 - `/async-function/NAME[.NS]`: 202 at once, as the gateway does (no auth check).
+- Every answer on those two routes carries `X-Call-Id` and `X-Start-Time`, as the real
+  gateway's call-id middleware adds them (a 404 without them is not a gateway's).
 
 Every request is recorded (`gateway.requests`, with the body's size and sha256), so tests
 count round trips. Used by tests/invoke and benchmarks/bench_invoke.py.
@@ -228,7 +230,12 @@ def _handler_for(gateway: FakeGateway) -> type[BaseHTTPRequestHandler]:
             if record is not None:
                 record.status = status
             self.send_response(status)
-            for name, value in (headers or {}).items():
+            headers = dict(headers or {})
+            if urlsplit(self.path).path.startswith(("/function/", "/async-function/")):
+                # the gateway's call-id middleware tags every answer of a function route
+                headers.setdefault("X-Call-Id", secrets.token_hex(8))
+                headers.setdefault("X-Start-Time", str(time.time_ns()))
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             if close:

@@ -270,3 +270,22 @@ def test_regex_picks_the_stack_namespace_as_faas_cli_does(echo: FakeGateway, run
     assert run_cli("echo", input=b"x").code == 0
     assert run_cli("echo", "--regex", "^oth", input=b"x").code == 0  # echo filtered out
     assert [r.path for r in echo.requests] == ["/function/echo.dev", "/function/echo"]
+
+
+@pytest.mark.parametrize(
+    ("args", "warned"),
+    [
+        (["-H", "Content-Type: image/png", "--content-type", "text/csv"], True),
+        (["-H", "content-type: TEXT/CSV", "--content-type", "text/csv"], False),
+        (["--content-type", "text/csv"], False),
+        (["-H", "Content-Type: image/png"], False),
+    ],
+)
+def test_content_type_over_a_header_warns_when_they_differ(
+    echo: FakeGateway, run_cli, args: list[str], warned: bool
+) -> None:
+    result = run_cli("echo", *args)
+    assert result.code == 0
+    expected = ("faasauth: warning: --content-type text/csv wins over -H 'Content-Type: "
+                "image/png'; give one of them\n") if warned else ""
+    assert result.err == expected

@@ -70,6 +70,18 @@ def test_missing_command_is_127() -> None:
     )
 
 
+@pytest.mark.parametrize("args", [["--"], ["-q", "--port", "0", "--"]])
+def test_a_separator_with_no_command_after_it_is_a_usage_error(args: list[str]) -> None:
+    # Without the check it serves for ever (as with no `--`): the timeout ends it.
+    done = subprocess.run([sys.executable, "-m", "faasauth", "sandbox", *args],
+                          capture_output=True, text=True, timeout=15)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[0] == (
+        "faasauth: -- needs a command after it: the sandbox runs it, then stops (without --, "
+        "it serves until Ctrl-C)")
+
+
 def test_bad_iam_file_is_a_usage_failure(tmp_path: Path) -> None:
     iam = tmp_path / "iam.yaml"
     iam.write_text("apiVersion: iam.openfaas.com/v1\nkind: Role\nmetadata: {name: r}\nspec: {}\n")

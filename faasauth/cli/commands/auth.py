@@ -49,7 +49,7 @@ from faasauth.cli.params import GrantChoice
               "terminal big enough for it).")
 @click.option("--copy-code", is_flag=True,
               help="Copy the device grant's code to the clipboard (wl-copy, xclip, xsel, "
-              "pbcopy; over SSH: OSC 52, your terminal's clipboard).")
+              "pbcopy, clip; over SSH: OSC 52, your terminal's clipboard).")
 @click.option("--redirect-port", type=click.IntRange(0, 65535), metavar="PORT",
               help="Port on 127.0.0.1 the browser login comes back to; 0: any free port, for "
               "an IdP that allows any loopback port. [default: 31111, faas-cli's]")
@@ -97,8 +97,8 @@ def command(
       FAASAUTH_CLIENT_SECRET=... faasauth auth --authority https://idp.example.com --client-id ci
       faasauth auth --ambient              # in CI (GitHub: permissions: id-token: write)
       faasauth auth --ambient --faas-cli   # ... and log faas-cli in on the same identity
-      faasauth auth --ambient --token-file /var/run/secrets/tokens/openfaas   # a pod
-      faasauth auth --token-file id_token.jwt                                 # kept as is
+      faasauth auth --ambient --token-file /var/secrets/tokens/openfaas-token   # a pod
+      faasauth auth --token-file id_token.jwt                                   # kept as is
       faasauth auth                        # again, with the settings stored for the gateway
     """
     import sys
@@ -113,6 +113,10 @@ def command(
     if ambient:
         _refuse_idp_options_with_ambient(click.get_current_context())
     rt = make_runtime(connection)
+    if faas_cli:
+        from faasauth.flows.faas_cli import check_config
+
+        check_config(rt)
     request = AuthRequest(
         authority=authority, client_id=client_id, grant=grant, scope=scope,
         client_secret_file=client_secret_file, token_file=token_file, token_url=token_url,
@@ -127,9 +131,14 @@ def command(
         say("Nothing was kept (FAASAUTH_TOKEN_STORE=none): each command logs in afresh, with "
             "FAASAUTH_AUTHORITY, FAASAUTH_CLIENT_ID and FAASAUTH_CLIENT_SECRET.")
     if faas_cli:
+        from faasauth.errors import FaasauthError
         from faasauth.flows.faas_cli import keep_api_token
 
-        say(keep_api_token(rt, login))
+        try:
+            say(keep_api_token(rt, login))
+        except FaasauthError as exc:  # the login is stored, faas-cli's file as it was
+            exc.message += "; the login was kept, faas-cli's config was not changed"
+            raise
     if print_token and login.subject_token:
         sys.stdout.write(login.subject_token + "\n")
 

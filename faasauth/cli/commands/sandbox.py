@@ -10,9 +10,19 @@ from typing import Any
 
 import click
 
+ENDS_WITH_SEPARATOR = "faasauth.sandbox.ends_with_separator"
+
+
+class _SandboxCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `sandbox --` with nothing after it: click drops the `--`, and CMD looks absent.
+        ctx.meta[ENDS_WITH_SEPARATOR] = bool(args) and args[-1] == "--"
+        return super().parse_args(ctx, args)
+
 
 @click.command(
     "sandbox",
+    cls=_SandboxCommand,
     context_settings={"allow_interspersed_args": False},
     short_help="Run a local OpenFaaS gateway with IAM and an OpenID provider.",
 )
@@ -193,6 +203,11 @@ def command(
     """
     import sys
 
+    if not cmd and ctx.meta.get(ENDS_WITH_SEPARATOR):
+        raise click.UsageError(
+            "-- needs a command after it: the sandbox runs it, then stops (without --, it "
+            "serves until Ctrl-C)"
+        )
     from faasauth.sandbox import launch
 
     options = launch.Options(
