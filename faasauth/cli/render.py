@@ -108,7 +108,29 @@ def _login_lines(login: dict[str, Any] | None) -> list[str]:
         f"  grant      {login['grant']}",
         f"  expires    {expires}",
         f"  token      {login['token']}",
+        *_faas_cli_lines(login),
     ]
+
+
+def _faas_cli_lines(login: dict[str, Any]) -> list[str]:
+    """faas-cli's entry `auth --faas-cli` wrote from the login, and its API token's fate."""
+    entry = login.get("faas_cli")
+    if not entry:
+        return []
+    if entry["state"] == "replaced":
+        state = "its entry holds another token now (faas-cli login?): not renewed"
+    elif entry["state"] == "unreadable":
+        state = "the file cannot be read: not renewed until it can"
+    elif login["expired"] and not login["refreshable"]:
+        left = "expired" if entry["expired"] else f"expires in {_duration(entry['expires_in'])}"
+        state = f"API token {left}; then: faasauth auth --faas-cli"
+    elif entry["expired"]:
+        state = "API token expired; renewed as faasauth next uses the login"
+    elif entry["expires_in"] is None:
+        state = "API token expiry unknown; renewed with the login"
+    else:
+        state = f"API token expires in {_duration(entry['expires_in'])}; renewed with the login"
+    return [f"  faas-cli   {entry['config']}", f"             {state}"]
 
 
 def _shown(value: Any) -> Any:

@@ -6,7 +6,7 @@
     exchange  a function token: from the cache, else one exchange under the entry lock
     invoke    build an invocation; probe -> challenge -> exchange -> retry once
     status    what the store holds (for `status`) and removing it (for `logout`)
-    faas_cli  one login for faas-cli too: its config.yml entry written and removed, locked
+    faas_cli  one login for faas-cli too: its config.yml entry written, renewed, removed
 
 Flows talk to the identity provider through `faasauth.idp` and to the gateway through
 `faasauth.gateway`; they never import `faasauth.cli`.

@@ -43,6 +43,7 @@ class AuthRequest:
     login_timeout: float | None = None  # None: 300 s
     ambient: bool = False
     ambient_audience: str | None = None
+    faas_cli: bool = False  # the command then writes faas-cli's entry itself
 
 
 def run_auth(
@@ -62,8 +63,33 @@ def run_auth(
     else:
         login = _log_in(rt, with_stored_settings(rt, request), prompt, browser)
     with rt.cache.locked(login_key(login.gateway)):
+        _keep_faas_cli_entry(rt, login, rt.cache.find_login(login.gateway), request)
         rt.cache.save_login(login)
+        if login.faas_cli and not request.faas_cli and (
+                login.faas_cli.expires_at is None or login.faas_cli.due(rt.now())):
+            from faasauth.flows.login import renew_api_token_or_report
+
+            login = renew_api_token_or_report(rt, login)
     return login
+
+
+def _keep_faas_cli_entry(
+    rt: Runtime, login: Login, previous: Login | None, request: AuthRequest
+) -> None:
+    """A new login of the same identity goes on renewing faas-cli's entry that `auth
+    --faas-cli` wrote from the one it replaces; a login as someone else does not (faas-cli
+    would change identity unasked): it says so, unless it writes its own (--faas-cli)."""
+    record = previous.faas_cli if previous is not None else None
+    if record is None or previous is None:
+        return
+    if previous.identity == login.identity:
+        login.faas_cli = record
+    elif not request.faas_cli:
+        from faasauth.console import say
+
+        say(f"faas-cli's entry for {login.gateway} in {record.config} holds the previous "
+            "login's API token and is no longer renewed; faasauth auth --faas-cli writes "
+            "one for this login.")
 
 
 def _env_token(value: str) -> str:

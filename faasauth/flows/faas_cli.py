@@ -2,19 +2,29 @@
 faas-cli's config.yml (as `faas-cli pro auth` does); `logout` removes that entry again, and
 only an entry faasauth wrote (see faasauth.config.faas_cli for the file and the mark).
 
+The login records the entry (tokens.login.FaasCliEntry: the file, a hash of the token,
+its expiry), and whatever renews the login renews the API token as it nears expiry
+(flows.login.fresh_login calls renew_api_token): a command, the library or the proxy's
+background renewal. An entry that no longer holds the token faasauth wrote (`faas-cli
+login` replaced it) is left alone, and no longer renewed.
+
 Every edit runs under a faasauth lock named after the file, so two faasauth processes never
-interleave their read-edit-rename of the same config.yml.
+interleave their read-edit-rename of the same config.yml. Lock order: the login's, then
+the file's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from faasauth.errors import UsageFailure
 from faasauth.runtime import Runtime
+from faasauth.store.cache import login_key
 from faasauth.store.locking import FileLock
-from faasauth.tokens.login import Login
+from faasauth.tokens.login import FaasCliEntry, Login
 
 
 def config_lock(rt: Runtime, path: Path) -> FileLock:
@@ -62,12 +72,86 @@ def keep_api_token(rt: Runtime, login: Login) -> str:
     with config_lock(rt, path):
         remove_stale_temporary_files(path)
         action = write_entry(path, rt.settings.gateway, token.access_token)
+    record = FaasCliEntry(os.path.abspath(path), token_digest(token.access_token),
+                          token.expires_at)
+    kept = _record(rt, login, record)
     verb = {"added": "Added", "updated": "Updated"}.get(action, "Replaced")
     what = "faasauth's entry" if action == "updated" else "an entry"
     life = ""
     if token.expires_at is not None:
         life = f"; its API token is valid for {int((token.expires_at - rt.now()) // 60)} min"
+        if kept:
+            life += ", renewed with the login"
     return f"{verb} {what} for {rt.settings.gateway} in faas-cli's config {path}{life}."
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _record(rt: Runtime, login: Login, record: FaasCliEntry) -> bool:
+    """Keep `record` in the stored login (under its lock); False when none is stored."""
+    login.faas_cli = record
+    with rt.cache.locked(login_key(login.gateway)):
+        stored = rt.cache.find_login(login.gateway)
+        if stored is None:  # FAASAUTH_TOKEN_STORE=none, or a logout in between
+            return False
+        stored.faas_cli = record
+        rt.cache.save_login(stored)
+    return True
+
+
+def holds_our_token(login: Login) -> bool:
+    """Whether faas-cli's entry for the login's gateway, in the file its record names,
+    is still the one faasauth wrote (its mark, the token written); a UsageFailure when the
+    file cannot be read."""
+    from faasauth.config.faas_cli import OAUTH2, find_entry
+
+    record = login.faas_cli
+    if record is None:
+        return False
+    entry = find_entry(Path(record.config), login.gateway)
+    return (entry is not None and entry.written_by_faasauth and entry.auth == OAUTH2
+            and entry.token is not None and token_digest(entry.token) == record.token_sha256)
+
+
+def renew_api_token(rt: Runtime, login: Login) -> Login:
+    """A new API token in the faas-cli entry `login.faas_cli` records, and the login with
+    the new record, stored. The caller holds the login's lock; `login` is fresh.
+
+    An entry no longer faasauth's is left as it is and the record dropped: it is not
+    renewed again. A failed exchange or edit raises, the record as it was (tried again
+    the next time the login is used)."""
+    from faasauth.config.faas_cli_edit import write_entry
+    from faasauth.gateway.exchange import request_api_token
+
+    record, subject = login.faas_cli, login.subject_token
+    if record is None or subject is None:
+        return login
+    path = Path(record.config)
+    if holds_our_token(login):
+        token = request_api_token(rt, subject)
+        with config_lock(rt, path):
+            remove_stale_temporary_files(path)
+            if holds_our_token(login):  # faas-cli may have rewritten it meanwhile
+                write_entry(path, login.gateway, token.access_token)
+                renewed = replace(login, faas_cli=replace(
+                    record, token_sha256=token_digest(token.access_token),
+                    expires_at=token.expires_at))
+                rt.cache.save_login(renewed)
+                return renewed
+    forgotten = replace(login, faas_cli=None)
+    rt.cache.save_login(forgotten)
+    return forgotten
+
+
+def api_token_state(login: Login) -> str:
+    """For `status`: "renewed" (the entry still holds faasauth's token), "replaced" (it
+    does not: not renewed any more) or "unreadable" (the file cannot be read)."""
+    try:
+        return "renewed" if holds_our_token(login) else "replaced"
+    except UsageFailure:
+        return "unreadable"
 
 
 def forget_api_token(rt: Runtime, gateway: str | None) -> str | None:

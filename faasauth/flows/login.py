@@ -5,7 +5,7 @@ A failed renewal leaves the stored entry as it was."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, TYPE_CHECKING
+from typing import Any, Callable, Mapping, TYPE_CHECKING
 
 from faasauth.errors import FaasauthError, LoginFailed, MalformedResponse, NotLoggedIn
 from faasauth.idp.discovery import ProviderEndpoints
@@ -36,18 +36,78 @@ def login_from(
     )
 
 
-def fresh_login(rt: Runtime, login: Login) -> Login:
-    """`login`, or a renewed one (stored) when it is about to expire."""
-    if not login.needs_renewal(rt.now()):
+def fresh_login(
+    rt: Runtime, login: Login, *, faas_cli: bool = True,
+    report: Callable[[str], None] | None = None,
+) -> Login:
+    """`login`, or a renewed one (stored) when it is about to expire; and, unless told not
+    to (the proxy renews it in the background), faas-cli's API token written from it
+    (`auth --faas-cli`) renewed as it nears expiry, or with the login when its expiry is
+    unknown. A failure to renew the login raises; one to renew the API token does not: it
+    is one line to `report` (a warning by default)."""
+    now = rt.now()
+    due = faas_cli and login.faas_cli is not None and login.faas_cli.due(now)
+    if not login.needs_renewal(now) and not due:
         return login
     with rt.cache.locked(login_key(login.gateway)):
         # Another process may have renewed it while we waited for the lock.
-        current = rt.cache.find_login(login.gateway) or login
-        if not current.needs_renewal(rt.now()):
-            return current
-        renewed = renew(rt, current)
-        rt.cache.save_login(renewed)
-        return renewed
+        stored = rt.cache.find_login(login.gateway)
+        current = stored or login
+        renewed = current.needs_renewal(rt.now())
+        if renewed:
+            record = current.faas_cli
+            current = renew(rt, current)
+            current.faas_cli = record
+            rt.cache.save_login(current)
+        # A login gone meanwhile (logout) took faas-cli's entry with it: nothing to renew.
+        record = current.faas_cli if faas_cli and stored is not None else None
+        if record and (record.due(rt.now()) or (renewed and record.expires_at is None)):
+            current = renew_api_token_or_report(rt, current, report)
+        return current
+
+
+def keep_faas_cli_fresh(
+    rt: Runtime, login: Login, *, report: Callable[[str], None] | None = None
+) -> tuple[Login, FaasauthError | None]:
+    """For a command that uses the login but may not need its token (a cached function
+    token): faas-cli's API token renewed if it nears expiry, the login first if need be.
+    Never raises: an API token not renewed is one line to `report`; a login that could not
+    be renewed is returned as the second value (for the command to raise if it needs the
+    login, without asking the IdP twice), and `status` shows it."""
+    if not (login.faas_cli and login.faas_cli.due(rt.now())):
+        return login, None
+    try:
+        return fresh_login(rt, login, report=report), None
+    except FaasauthError as exc:
+        return login, exc
+
+
+def renew_api_token_or_report(
+    rt: Runtime, login: Login, report: Callable[[str], None] | None = None
+) -> Login:
+    """flows.faas_cli.renew_api_token (the caller holds the login's lock), a failure one
+    line to `report` (a warning by default), the login then as it was."""
+    from faasauth.flows.faas_cli import renew_api_token
+
+    try:
+        return renew_api_token(rt, login)
+    except FaasauthError as exc:
+        _report(report, login, exc)
+        return login
+
+
+def _report(report: Callable[[str], None] | None, login: Login, exc: FaasauthError) -> None:
+    if report is None:
+        from faasauth.console import warn
+
+        report = warn
+    report(api_token_problem(login, exc))
+
+
+def api_token_problem(login: Login, exc: FaasauthError) -> str:
+    """The one line that says faas-cli's API token was not renewed, and why."""
+    where = f" in {login.faas_cli.config}" if login.faas_cli else ""
+    return f"cannot renew faas-cli's API token for {login.gateway}{where}: {exc.message}"
 
 
 def renew(rt: Runtime, login: Login) -> Login:

@@ -29,6 +29,20 @@ class StoreInfo:
 
 
 @dataclass(frozen=True)
+class FaasCliStatus:
+    """faas-cli's entry `auth --faas-cli` wrote from the login: its file, its API token's
+    expiry, and `state`: "renewed" (it holds faasauth's token, renewed with the login),
+    "replaced" (another token since, `faas-cli login`'s: no longer renewed) or
+    "unreadable" (the file cannot be read)."""
+
+    config: str
+    state: str
+    expires_at: int | None
+    expires_in: int | None
+    expired: bool
+
+
+@dataclass(frozen=True)
 class LoginStatus:
     gateway: str
     authority: str | None
@@ -41,6 +55,7 @@ class LoginStatus:
     expired: bool
     refreshable: bool
     token: str = field(repr=False)  # masked, yet a piece of a token
+    faas_cli: FaasCliStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,23 @@ def _login_status(login: Login, now: float, renewable: bool) -> LoginStatus:
         expired=left is not None and left <= 0,
         refreshable=renewable,
         token=mask(login.subject_token),
+        faas_cli=_faas_cli_status(login, now),
+    )
+
+
+def _faas_cli_status(login: Login, now: float) -> FaasCliStatus | None:
+    record = login.faas_cli
+    if record is None:
+        return None
+    from faasauth.flows.faas_cli import api_token_state
+
+    left = _left(record.expires_at, now)
+    return FaasCliStatus(
+        config=record.config,
+        state=api_token_state(login),
+        expires_at=None if record.expires_at is None else int(record.expires_at),
+        expires_in=left,
+        expired=left is not None and left <= 0,
     )
 
 

@@ -8,10 +8,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, NoReturn
 
-from faasauth.errors import NotLoggedIn, Refused
+from faasauth.errors import FaasauthError, NotLoggedIn, Refused
 from faasauth.runtime import Runtime
 from faasauth.tokens.login import Login
-
 
 
 @dataclass
@@ -32,11 +31,25 @@ def fixed_subject(description: str, token: str) -> SubjectSource:
     return SubjectSource(description, _token_identity(token), lambda: token)
 
 
-def _login_source(rt: Runtime, login: Login) -> SubjectSource:
+def _login_source(rt: Runtime, login: Login, *, faas_cli: bool = True) -> SubjectSource:
+    # The first fetch's answer, when renewing faas-cli's API token made the login fresh
+    # just now, or could not renew the login: the same answer, not a second try.
+    first: list[Login | FaasauthError] = []
+    renew_here = faas_cli and login.faas_cli is not None and login.faas_cli.due(rt.now())
+    if renew_here:  # `auth --faas-cli`'s API token, renewed as the login is used
+        from faasauth.flows.login import keep_faas_cli_fresh
+
+        login, failed = keep_faas_cli_fresh(rt, login)
+        first.append(failed or login)
+
     def fetch() -> str:
         from faasauth.flows.login import fresh_login
 
-        token = fresh_login(rt, login).subject_token
+        answer = first.pop() if first else None
+        if isinstance(answer, FaasauthError):
+            raise answer
+        fresh = answer or fresh_login(rt, login, faas_cli=faas_cli and not renew_here)
+        token = fresh.subject_token
         assert token is not None  # fresh_login raises rather than return a login without one
         return token
 
@@ -66,7 +79,11 @@ def subject_from_file(rt: Runtime, path: str) -> SubjectSource:
     return fixed_subject(where, token)
 
 
-def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
+def find_subject(
+    rt: Runtime, token_file: str | None = None, *, faas_cli: bool = True
+) -> SubjectSource:
+    """The subject for an exchange; a stored login's use also renews faas-cli's API token
+    written from it, unless `faas_cli` is False (the proxy renews that in the background)."""
     if token_file:
         return subject_from_file(rt, token_file)
     from_env = (rt.env.get("FAASAUTH_SUBJECT_TOKEN") or "").strip()
@@ -74,7 +91,7 @@ def find_subject(rt: Runtime, token_file: str | None = None) -> SubjectSource:
         return fixed_subject("FAASAUTH_SUBJECT_TOKEN", from_env)
     login = rt.cache.find_login(rt.settings.gateway)
     if login is not None:
-        return _login_source(rt, login)
+        return _login_source(rt, login, faas_cli=faas_cli)
     from faasauth.config.faas_cli import faas_cli_token
 
     token = faas_cli_token(rt.env, rt.settings.gateway)

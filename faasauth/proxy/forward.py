@@ -92,7 +92,7 @@ class Forwarder:
                 from faasauth.flows.subject import SubjectSource, find_subject
 
                 self._subject = None
-                found = self._as_login_problem(lambda: find_subject(self.rt))
+                found = self._as_login_problem(lambda: find_subject(self.rt, faas_cli=False))
                 self._subject = SubjectSource(
                     found.description, found.identity,
                     lambda: self._as_login_problem(found.fetch))

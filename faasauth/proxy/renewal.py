@@ -7,6 +7,8 @@ lock shared with every faasauth process: one exchange per audience, whoever miss
 Calls take cached tokens with at least flows.exchange.DEFAULT_MIN_TTL left, so a renewed
 one is always there first. A failure is said once on stderr (and again only when it
 changes or after it healed); calls meanwhile get the error as a 401/502 (proxy/server.py).
+faas-cli's API token that `auth --faas-cli` wrote from the login is renewed here too, as
+it nears expiry (the calls' own path leaves it alone), whether or not any call came yet.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Renewal:
         self.stop = stop
         self.interval = interval
         self._said: str | None = None
+        self._said_faas_cli: str | None = None
         self.exchanges = 0
 
     def start(self) -> threading.Thread:
@@ -43,6 +46,7 @@ class Renewal:
     def once(self) -> None:
         from faasauth.flows.exchange import obtain_function_token
 
+        self._keep_faas_cli()
         forwarder = self.forwarder
         try:
             with forwarder._lock:
@@ -68,3 +72,28 @@ class Renewal:
         if self._said is not None:
             self._said = None
             self.say("tokens renewed again")
+
+    def _keep_faas_cli(self) -> None:
+        """faas-cli's API token for the gateway, renewed ahead of time; a failure is said
+        once (and that it healed), as the tokens' own."""
+        from faasauth.flows.login import api_token_problem, keep_faas_cli_fresh
+
+        rt = self.forwarder.rt
+        problems: list[str] = []
+        kept = False  # still faasauth's entry to renew (not replaced, not logged out)
+        try:
+            login = rt.cache.find_login(self.forwarder.gateway)
+            if login is not None and login.faas_cli is not None:
+                after, failed = keep_faas_cli_fresh(rt, login, report=problems.append)
+                kept = after.faas_cli is not None
+                if failed is not None:
+                    problems.append(api_token_problem(login, failed))
+        except FaasauthError as exc:  # the store (a keyring) did not answer
+            problems.append(f"cannot renew faas-cli's API token: {exc.message}")
+        text = problems[0] if problems else None
+        if text != self._said_faas_cli:
+            if text is not None:
+                self.say(text)
+            elif kept:
+                self.say("faas-cli's API token renewed again")
+            self._said_faas_cli = text

@@ -5,5 +5,5 @@
     expiry    clocks and expiry arithmetic
     response  TokenResponse / TokenError: a token endpoint's answer, checked once
     function  FunctionToken: a function access token as cached
-    login     Login: the stored IdP login for a gateway, and how to renew it
+    login     Login: the stored IdP login for a gateway, how to renew it, its faas-cli entry
 """

@@ -18,6 +18,37 @@ LOGIN_GRANTS: tuple[str, ...] = get_args(LoginGrant)
 # Renew a login this long before its subject token expires, so the gateway never sees
 # a token that dies in flight.
 RENEW_MARGIN = 30.0
+# Renew faas-cli's API token this long before it expires: more than two of the proxy's
+# background rounds (faasauth.proxy.renewal.INTERVAL), so faas-cli never holds a dead one.
+API_TOKEN_MARGIN = 60.0
+
+
+@dataclass(frozen=True)
+class FaasCliEntry:
+    """The faas-cli config.yml entry `auth --faas-cli` wrote for the login's gateway: the
+    file (an absolute path: the one written, whatever the environment says later), the
+    SHA-256 of the API token written there (is the entry still faasauth's?), and when that
+    token expires. Renewed with the login (faasauth.flows.faas_cli.renew_api_token)."""
+
+    config: str
+    token_sha256: str = field(repr=False)
+    expires_at: float | None = None
+
+    def due(self, now: float, margin: float = API_TOKEN_MARGIN) -> bool:
+        return self.expires_at is not None and self.expires_at - now < margin
+
+    @classmethod
+    def from_entry(cls, value: Any) -> FaasCliEntry | None:
+        """The stored record, or None for one that is not (the login itself is kept)."""
+        if not isinstance(value, dict):
+            return None
+        config, digest, expires = (value.get("config"), value.get("token_sha256"),
+                                   value.get("expires_at"))
+        if not (isinstance(config, str) and config.startswith("/") and isinstance(digest, str)
+                and len(digest) == 64 and set(digest) <= set("0123456789abcdef")
+                and (expires is None or finite_number(expires))):
+            return None
+        return cls(config, digest, expires)
 
 
 @dataclass
@@ -39,6 +70,8 @@ class Login:
     # grant "ambient": where the token comes from (faasauth.idp.ambient's `settings()`,
     # no secret), so that renewal fetches a fresh one from the same place.
     source: dict[str, str] | None = None
+    # faas-cli's entry `auth --faas-cli` wrote from this login, kept renewed with it.
+    faas_cli: FaasCliEntry | None = None
 
     @property
     def subject_token(self) -> str | None:
@@ -66,11 +99,12 @@ class Login:
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Login | None:
         """The stored login, or None when the entry is not one we wrote (a cache miss)."""
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"faas_cli"}
         try:
             login = cls(**{k: v for k, v in entry.items() if k in known})
         except TypeError:
             return None
+        login.faas_cli = FaasCliEntry.from_entry(entry.get("faas_cli"))
         texts = (login.authority, login.client_id, login.scope, login.token_endpoint,
                  login.auth_method, login.id_token, login.access_token, login.refresh_token,
                  login.issuer, login.subject)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -273,6 +275,70 @@ class TestStatusReads:
         with_one = run_cli("status", "-g", GW_A).err
         assert with_one.startswith("faasauth: warning: tokens are kept in plain files")
         assert "an OS keyring answers here: FAASAUTH_TOKEN_STORE=keyring" in with_one
+
+
+class TestStatusFaasCli:
+    """Issue 22, item 31: the faas-cli entry `auth --faas-cli` wrote from a login, as the
+    stored record says and the file shows (what a sandbox run shows is in
+    ambient/test_faas_cli_renewal.py)."""
+
+    API = "api-token-for-faas-cli-0123456789"
+
+    def _entry(self, api_left: float | None, token: str | None = None) -> Any:
+        import hashlib
+
+        from faasauth.tokens.login import FaasCliEntry
+
+        config = Path(os.environ["OPENFAAS_CONFIG"]) / "config.yml"
+        config.write_text(f"auths:\n- gateway: {GW_A}\n  auth: oauth2\n  token: {self.API}\n"
+                          "  options:\n  - name: written_by\n    value: faasauth\n")
+        digest = hashlib.sha256((token or self.API).encode()).hexdigest()
+        return FaasCliEntry(str(config), digest,
+                            None if api_left is None else time.time() + api_left)
+
+    def _lines(self, run_cli) -> list[str]:
+        lines: list[str] = run_cli("status", "-g", GW_A).out.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("  faas-cli   "))
+        return lines[at:at + 2]
+
+    def test_expired_renews_with_the_login(self, run_cli, home: Path) -> None:
+        entry = self._entry(-5)
+        store_login(home, GW_A, ID_TOKEN_B, refresh_token=REFRESH, faas_cli=entry)
+        assert self._lines(run_cli) == [
+            f"  faas-cli   {entry.config}",
+            "             API token expired; renewed as faasauth next uses the login"]
+        shown = json.loads(run_cli("status", "--json", "-g", GW_A).out)["current_login"]
+        assert shown["faas_cli"]["expired"] is True and shown["faas_cli"]["state"] == "renewed"
+        assert shown["faas_cli"]["expires_in"] <= -5
+
+    def test_with_a_login_that_cannot_renew_says_what_to_run(self, run_cli, home: Path) -> None:
+        store_login(home, GW_A, ID_TOKEN_B, expires_in=-10, faas_cli=self._entry(100))
+        line = self._lines(run_cli)[1]
+        assert line.startswith("             API token expires in 1m3")
+        assert line.endswith("s; then: faasauth auth --faas-cli")
+
+    def test_unknown_expiry(self, run_cli, home: Path) -> None:
+        store_login(home, GW_A, ID_TOKEN_B, faas_cli=self._entry(None))
+        assert self._lines(run_cli)[1].endswith("expiry unknown; renewed with the login")
+
+    def test_an_entry_holding_another_token_is_not_renewed(self, run_cli, home: Path) -> None:
+        store_login(home, GW_A, ID_TOKEN_B, faas_cli=self._entry(100, token="another-token"))
+        assert self._lines(run_cli)[1] == (
+            "             its entry holds another token now (faas-cli login?): not renewed")
+        assert self.API not in run_cli("status", "--json", "-g", GW_A).out
+
+    def test_a_damaged_record_leaves_the_login(self, run_cli, home: Path) -> None:
+        from faasauth.store.cache import login_key
+
+        store_login(home, GW_A, ID_TOKEN_B, faas_cli=self._entry(100))
+        store = FileStore(Home(home))
+        value = store.get(login_key(GW_A))
+        assert value is not None
+        value["faas_cli"]["token_sha256"] = "not a digest"
+        store.put(login_key(GW_A), value)
+        result = run_cli("status", "--json", "-g", GW_A)
+        assert result.code == 0
+        assert json.loads(result.out)["current_login"]["faas_cli"] is None
 
 
 class TestLogout:

@@ -122,6 +122,7 @@ def command(
         client_secret_file=client_secret_file, token_file=token_file, token_url=token_url,
         device_url=device_url, ambient=ambient, ambient_audience=ambient_audience,
         redirect_port=redirect_port, redirect_path=redirect_path, login_timeout=login_timeout,
+        faas_cli=faas_cli,
     )
     login = run_auth(rt, request,
                      lambda: make_prompt(no_browser, rt.env, qr=not no_qr, copy_code=copy_code),
