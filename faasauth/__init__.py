@@ -9,6 +9,7 @@ Layers, each a package; imports point down only (tests/test_architecture.py chec
     store/     home directory, locks, token store backends, TokenCache, remembered functions
     http.py    the one place HTTP clients are made (TLS, proxies, redacted --verbose logs)
     lanes.py   a connection per call in flight, for a client many threads share (the proxy)
+    trust.py   the CA certificates https:// trusts (--cacert, SSL_CERT_FILE, the system's)
     relay.py   a command run by a proxy sends its gateway requests through the proxy's pool
     runtime.py Runtime: settings, clock, environment, store and client for one command
     tokens/    records without I/O: Login, FunctionToken, TokenResponse, JWT helpers

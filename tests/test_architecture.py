@@ -25,7 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     "tokens": {"errors"},
     "config": {"errors", "console"},
     "store": BASE,
-    "http": BASE | {"lanes"},
+    "http": BASE | {"lanes", "trust"},
+    "trust": BASE,  # the CA certificates https:// trusts
     "lanes": set(),  # many threads' connections, for the proxy's client
     "relay": BASE,
     "detach": {"errors"},  # --background's fork, for the proxy and the sandbox

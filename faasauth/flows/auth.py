@@ -280,6 +280,8 @@ def describe(login: Login, now: float) -> str:
     who = login.subject or "an unnamed subject"
     issuer = f" ({login.issuer})" if login.issuer else ""
     left = login.seconds_left(now)
+    from faasauth.tokens.expiry import lifetime
+
     life = "" if left is None else f"; the token is valid for {lifetime(left)}"
     renew = ", renewable" if login.refresh_token else ""
     if login.grant == "ambient" and login.source:
@@ -289,11 +291,6 @@ def describe(login: Login, now: float) -> str:
         else:
             renew = f", renewed from {_source_text(login.source)} as it nears expiry"
     return f"Logged in to {login.gateway} as {who}{issuer}{life}{renew}."
-
-
-def lifetime(seconds: float) -> str:
-    """`45 s` under a minute (not `0 min`), else whole minutes."""
-    return f"{max(0, int(seconds))} s" if seconds < 60 else f"{int(seconds // 60)} min"
 
 
 def _source_text(source: dict[str, str]) -> str:

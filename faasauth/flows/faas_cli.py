@@ -79,7 +79,9 @@ def keep_api_token(rt: Runtime, login: Login) -> str:
     what = "faasauth's entry" if action == "updated" else "an entry"
     life = ""
     if token.expires_at is not None:
-        life = f"; its API token is valid for {int((token.expires_at - rt.now()) // 60)} min"
+        from faasauth.tokens.expiry import lifetime
+
+        life = f"; its API token is valid for {lifetime(token.expires_at - rt.now())}"
         if kept:
             life += ", renewed with the login"
     return f"{verb} {what} for {rt.settings.gateway} in faas-cli's config {path}{life}."

@@ -41,3 +41,8 @@ def finite_number(value: Any) -> TypeGuard[int | float]:
     # cached forever, nor crash the rendering of its expiry, because of one.
     # (NaN compares false; a huge int compares exactly, where float() would overflow.)
     return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e12
+
+
+def lifetime(seconds: float) -> str:
+    """`45 s` under a minute (not `0 min`), else whole minutes."""
+    return f"{max(0, int(seconds))} s" if seconds < 60 else f"{int(seconds // 60)} min"

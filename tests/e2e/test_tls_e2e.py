@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from faasauth.http import hashed_ca_directory
+from faasauth.trust import hashed_ca_directory
 from faasauth.sandbox import Sandbox
 from faasauth.sandbox.tls import ThrowawayTLS
 

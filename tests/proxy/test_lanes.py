@@ -34,6 +34,14 @@ class Counted(httpx.BaseTransport):
         self.closed = True
 
 
+def until_made(count: int) -> None:
+    """Wait (2 s at most) until `count` lanes exist: the calls are all in flight."""
+    for _ in range(200):
+        if len(Counted.made) >= count:
+            return
+        threading.Event().wait(0.01)
+
+
 @pytest.fixture(autouse=True)
 def fresh() -> None:
     Counted.made = []
@@ -55,10 +63,7 @@ def test_calls_in_flight_at_once_each_get_a_lane_of_their_own() -> None:
                for _ in range(6)]
     for thread in threads:
         thread.start()
-    for _ in range(200):
-        if len(Counted.made) == 6:
-            break
-        threading.Event().wait(0.01)
+    until_made(6)
     assert len(Counted.made) == 6  # six calls waiting at once: six lanes, none shared
     release.set()
     for thread in threads:
@@ -97,10 +102,7 @@ def test_at_most_keep_idle_lanes_are_kept_the_rest_closed() -> None:
     threads = [threading.Thread(target=lambda: client.get("http://gw/f")) for _ in range(5)]
     for thread in threads:
         thread.start()
-    for _ in range(200):
-        if len(Counted.made) == 5:
-            break
-        threading.Event().wait(0.01)
+    until_made(5)
     release.set()
     for thread in threads:
         thread.join(10)
