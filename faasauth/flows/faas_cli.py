@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -156,33 +157,66 @@ def api_token_state(login: Login) -> str:
         return "unreadable"
 
 
-def forget_api_token(rt: Runtime, gateway: str | None) -> str | None:
-    """Remove faasauth's faas-cli entry for `gateway` (every gateway's when None); a
-    sentence saying what was removed, or None when there was nothing of faasauth's.
+def forget_api_token(
+    rt: Runtime, gateway: str | None, recorded: Iterable[str] = ()
+) -> str | None:
+    """Remove faasauth's faas-cli entry for `gateway` (every gateway's when None) from
+    faas-cli's config here and from the configs the logins recorded writing to (another
+    OPENFAAS_CONFIG, a CI job's working directory); what was removed, or None.
 
     A config that cannot be read or edited is a warning: logout must not fail on it."""
-    from faasauth.config.faas_cli import config_path, read_entries
-    from faasauth.config.faas_cli_edit import remove_entry
+    from faasauth.config.faas_cli import config_path
+
+    paths: list[Path] = []
+    try:
+        paths.append(config_path(rt.env))
+    except UsageFailure as exc:
+        _left_alone(exc)
+    paths += [Path(p) for p in recorded if not os.path.islink(p)]  # as written: no link
+    said: list[str] = []
+    for path in {os.path.abspath(p): p for p in paths}.values():
+        try:
+            text = _forget_in(rt, path, gateway)
+        except UsageFailure as exc:
+            _left_alone(exc)
+            continue
+        if text:
+            said.append(text)
+    return " ".join(said) or None
+
+
+def _left_alone(exc: UsageFailure) -> None:
     from faasauth.console import warn
 
+    warn(exc.message.removesuffix("; it was left as it was") + "; left as it was")
+
+
+def _forget_in(rt: Runtime, path: Path, gateway: str | None) -> str | None:
+    from faasauth.config.faas_cli import read_entries
+    from faasauth.config.faas_cli_edit import remove_entry
+
     removed: list[str] = []
-    try:
-        path = config_path(rt.env)
-        remove_stale_temporary_files(path)  # also where the first write was killed
-        if not path.is_file():
-            return None
-        with config_lock(rt, path):
-            if gateway is None:
-                gateways = [e.gateway for e in read_entries(path) if e.written_by_faasauth]
-            else:
-                gateways = [gateway]
-            for name in dict.fromkeys(gateways):
-                if remove_entry(path, name):
-                    removed.append(name)
-    except UsageFailure as exc:
-        warn(exc.message.removesuffix("; it was left as it was") + "; left as it was")
+    remove_stale_temporary_files(path)  # also where the first write was killed
+    if not path.is_file():
         return None
+    with config_lock(rt, path):
+        if gateway is None:
+            gateways = [e.gateway for e in read_entries(path) if e.written_by_faasauth]
+        else:
+            gateways = [gateway]
+        for name in dict.fromkeys(gateways):
+            if remove_entry(path, name):
+                removed.append(name)
     if not removed:
         return None
     entries = "entry" if len(removed) == 1 else "entries"
     return f"Removed faasauth's faas-cli {entries} for {', '.join(removed)} from {path}."
+
+
+def recorded_configs(rt: Runtime, gateway: str | None) -> list[str]:
+    """The faas-cli configs the stored logins of `gateway` (of every gateway when None)
+    recorded writing their API token to: logout looks there too."""
+    logins = [rt.cache.find_login(gateway)] if gateway is not None else [
+        record for _key, record in rt.cache.records() if isinstance(record, Login)]
+    return [login.faas_cli.config for login in logins
+            if login is not None and login.faas_cli is not None]

@@ -165,6 +165,28 @@ def test_logout_all_removes_each_faasauth_entry(
     assert path.read_bytes() == ODD.encode()
 
 
+@pytest.mark.parametrize("everything", [False, True])
+def test_logout_also_cleans_the_config_the_login_wrote_to(
+    github_job: Sandbox, run_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, everything: bool,
+) -> None:
+    """The entry went to OPENFAAS_CONFIG's file; logout later, without that variable, still
+    finds it through the path the login recorded (issue 22, item 31's follow-up)."""
+    sb = github_job
+    elsewhere = tmp_path / "elsewhere" / "config.yml"
+    write(elsewhere, ODD)
+    monkeypatch.setenv("OPENFAAS_CONFIG", str(elsewhere.parent))
+    assert config_file() == elsewhere
+    assert run_cli("auth", "--ambient", "--faas-cli").code == 0
+    assert len(fcc.read_entries(elsewhere)) == 4
+    monkeypatch.setenv("OPENFAAS_CONFIG", str(tmp_path / "usual"))
+    result = run_cli("logout", *(["--all"] if everything else []))
+    assert result.code == 0, result.err
+    assert f"Removed faasauth's faas-cli entry for {sb.gateway_url} from {elsewhere}." \
+        in result.err
+    assert elsewhere.read_bytes() == ODD.encode()
+
+
 def test_logout_warns_about_an_unparsable_config(
     github_job: Sandbox, run_cli: Callable[..., CliResult], isolated_environment: Path
 ) -> None:

@@ -28,9 +28,10 @@ def command(everything: bool, **connection: object) -> None:
         raise click.UsageError("use either --gateway or --all, not both")
     rt = make_runtime(connection)
     gateway = None if everything else rt.settings.gateway
-    say(describe_removed(remove_stored(rt, gateway), gateway))
-    from faasauth.flows.faas_cli import forget_api_token
+    from faasauth.flows.faas_cli import forget_api_token, recorded_configs
 
-    faas_cli = forget_api_token(rt, gateway)
+    recorded = recorded_configs(rt, gateway)  # before the logins that recorded them go
+    say(describe_removed(remove_stored(rt, gateway), gateway))
+    faas_cli = forget_api_token(rt, gateway, recorded)
     if faas_cli:
         say(faas_cli)
