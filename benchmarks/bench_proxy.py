@@ -97,6 +97,15 @@ def faasauth_path() -> str:
     return str(path) if path.exists() else (shutil.which("faasauth") or sys.exit("no faasauth"))
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of a process so far; None: this one (the sandbox's)."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -154,23 +163,33 @@ def main() -> int:
         proxy_url, pid = values["FAASAUTH_PROXY_URL"], int(values["FAASAUTH_PROXY_PID"])
         proxy_port = int(proxy_url.rsplit(":", 1)[1])
         gateway_port = int(sandbox.gateway_url.rsplit(":", 1)[1])
-        relay = relay_port = None
+        relay = relay_port = splicer = splice_port = None
         if args.floor:
             relay = subprocess.Popen(
                 [sys.executable, str(Path(__file__).with_name("byte_relay.py")),
                  str(gateway_port)], stdout=subprocess.PIPE, text=True)
             assert relay.stdout is not None
             relay_port = int(relay.stdout.readline())
+            if sys.platform.startswith("linux"):  # splice(2): the bytes never enter Python
+                splicer = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).with_name("byte_relay.py")),
+                     str(gateway_port), "--splice"], stdout=subprocess.PIPE, text=True)
+                assert splicer.stdout is not None
+                splice_port = int(splicer.stdout.readline())
         try:
             print(f"sandbox gateway {sandbox.gateway_url}, proxy {proxy_url} (pid {pid}); "
                   f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start")
             load(proxy_port, "", 4, 1.0)  # warm: the function remembered, its token cached
             for clients in (1, args.clients):
+                gateway_cpu = cpu_seconds()
                 direct, direct_errors = load(gateway_port, f"Bearer {token}", clients,
                                              args.seconds)
+                gateway_cpu = (cpu_seconds() - gateway_cpu) / max(1, len(direct))
                 rss_before = rss_kib(pid)
                 sandbox.clear_requests()
+                proxy_cpu = cpu_seconds(pid)
                 proxied, proxied_errors = load(proxy_port, "", clients, args.seconds)
+                proxy_cpu = (cpu_seconds(pid) - proxy_cpu) / max(1, len(proxied))
                 exchanges = sum(1 for r in sandbox.requests if r.path == "/oauth/token")
                 rss_after = rss_kib(pid)
                 added = statistics.median(proxied) - statistics.median(direct)
@@ -180,6 +199,8 @@ def main() -> int:
                     print(f"    {label:<10} {len(values_ms):6d} calls, {errors} errors, "
                           f"median {statistics.median(values_ms):6.2f} ms, "
                           f"p99 {percentile(values_ms, 0.99):6.2f} ms")
+                print(f"    CPU per call: the sandbox gateway {gateway_cpu * 1e6:.0f} us, the "
+                      f"proxy {proxy_cpu * 1e6:.0f} us")
                 print(f"    added by the proxy: median {added:+.2f} ms; exchanges during "
                       f"the proxied run: {exchanges}; proxy RSS {rss_before / 1024:.1f} -> "
                       f"{rss_after / 1024:.1f} MiB")
@@ -191,13 +212,16 @@ def main() -> int:
                 if not flat:
                     print("    OVER: the proxy's RSS grew with the calls")
                 if relay_port is not None:
+                    assert relay is not None
+                    relay_cpu = cpu_seconds(relay.pid)
                     floor, floor_errors = load(relay_port, f"Bearer {token}", clients,
                                                args.seconds)
+                    relay_cpu = (cpu_seconds(relay.pid) - relay_cpu) / max(1, len(floor))
                     floor_added = statistics.median(floor) - statistics.median(direct)
                     print(f"    {'byte relay':<10} {len(floor):6d} calls, {floor_errors} errors, "
                           f"median {statistics.median(floor):6.2f} ms, "
                           f"p99 {percentile(floor, 0.99):6.2f} ms (the floor: added "
-                          f"{floor_added:+.2f} ms)")
+                          f"{floor_added:+.2f} ms; CPU per call {relay_cpu * 1e6:.0f} us)")
                 if clients == args.clients:
                     met = added <= ADDED_LATENCY_TARGET_MS
                     ok = ok and met
@@ -218,11 +242,13 @@ def main() -> int:
                     "curl via proxy": ["curl", "-sS", "--fail", "-X", "POST", "-T", str(body),
                                        proxy_url + url],
                 }
-                if relay_port is not None:
-                    commands["curl via relay"] = [
-                        "curl", "-sS", "--fail", "-X", "POST", "-H",
-                        f"Authorization: Bearer {token}", "-T", str(body),
-                        f"http://127.0.0.1:{relay_port}{url}"]
+                for label, port in (("curl via relay", relay_port),
+                                    ("curl via splice", splice_port)):
+                    if port is not None:
+                        commands[label] = [
+                            "curl", "-sS", "--fail", "-X", "POST", "-H",
+                            f"Authorization: Bearer {token}", "-T", str(body),
+                            f"http://127.0.0.1:{port}{url}"]
                 times: dict[str, list[float]] = {}
                 for _ in range(args.runs):
                     for label, argv in commands.items():
@@ -243,18 +269,21 @@ def main() -> int:
                 ok = ok and met
                 print(f"    through the proxy: {ratio:.2f}x curl's throughput straight at the "
                       f"gateway (target >= {BODY_TARGET}): {'OK' if met else 'UNDER'}")
-                if "curl via relay" in med:
-                    print(f"    through the byte relay (the floor): "
-                          f"{med['curl straight'] / med['curl via relay']:.2f}x")
+                for label, what in (("curl via relay", "the byte relay (asyncio)"),
+                                    ("curl via splice", "the byte relay (splice)")):
+                    if label in med:
+                        print(f"    through {what}: "
+                              f"{med['curl straight'] / med[label]:.2f}x")
                 met = peak <= RSS_TARGET_KIB
                 ok = ok and met
                 print(f"    the proxy's peak RSS: {peak / 1024:.1f} MiB (target <= "
                       f"{RSS_TARGET_KIB // 1024}): {'OK' if met else 'OVER'}")
         finally:
             subprocess.run([faasauth, "proxy", "--stop"], env=env, capture_output=True)
-            if relay is not None:
-                relay.terminate()
-                relay.wait()
+            for child in (relay, splicer):
+                if child is not None:
+                    child.terminate()
+                    child.wait()
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
